@@ -1,0 +1,157 @@
+"""Actions: Python functions the copilot can call (backend) or that update the notebook (frontend)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, get_args
+
+from ._errors import InvalidOptionsError
+from ._schema import ToolSchema, schema_from_function, schema_from_parameters
+
+Available = Literal["enabled", "disabled", "frontend"]
+Kind = Literal["backend", "frontend"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ACTION_OPTIONS = (
+    "name",
+    "description",
+    "parameters",
+    "available",
+    "paired_action",
+    "kind",
+    "confirm",
+    "timeout",
+)
+
+
+def check_choice(what: str, value: Any, choices: Iterable[Any]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise InvalidOptionsError(f"{what} must be one of {options}, got {value!r}.")
+
+
+class Action:
+    """A registered action. `available` may be changed at any time."""
+
+    def __init__(
+        self,
+        handler: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        parameters: Any = None,
+        available: Available = "enabled",
+        paired_action: str | None = None,
+        kind: Kind | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        if not callable(handler):
+            raise InvalidOptionsError(f"An action needs a callable, got {handler!r}.")
+        name = name if name is not None else getattr(handler, "__name__", None)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise InvalidOptionsError(
+                f"Action name {name!r} is not valid: use 1-64 letters, digits, '_' or '-'."
+            )
+        check_choice(f"Action {name!r}: available", available, get_args(Available))
+        if kind is not None:
+            check_choice(f"Action {name!r}: kind", kind, get_args(Kind))
+        if paired_action is not None and not (
+            isinstance(paired_action, str) and _NAME.match(paired_action)
+        ):
+            raise InvalidOptionsError(
+                f"Action {name!r}: paired_action must be the name of another action, "
+                f"got {paired_action!r}."
+            )
+        if paired_action == name:
+            raise InvalidOptionsError(f"Action {name!r} cannot be paired with itself.")
+        if not isinstance(confirm, bool):
+            raise InvalidOptionsError(f"Action {name!r}: confirm must be True or False.")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise InvalidOptionsError(
+                f"Action {name!r}: timeout must be a positive number of seconds or None, "
+                f"got {timeout!r}."
+            )
+        if description is not None and not isinstance(description, str):
+            raise InvalidOptionsError(f"Action {name!r}: description must be a string.")
+        implied_frontend = paired_action is not None or available == "frontend"
+        if kind == "backend" and implied_frontend:
+            raise InvalidOptionsError(
+                f"Action {name!r}: an action with paired_action or available='frontend' is a "
+                f"frontend action; drop kind='backend'."
+            )
+        self.name: str = name
+        self.handler = handler
+        self.kind: Kind = kind or ("frontend" if implied_frontend else "backend")
+        self.paired_action = paired_action
+        self.confirm = confirm
+        self.timeout = float(timeout) if timeout is not None else None
+        self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            getattr(handler, "__call__", None)  # noqa: B004 - callable objects with async __call__
+        )
+        self.schema: ToolSchema = (
+            schema_from_function(name, handler, description)
+            if parameters is None
+            else schema_from_parameters(name, parameters, handler, description)
+        )
+        self.description = self.schema.description
+        self._available: Available = available
+        self._on_change: Callable[[], None] | None = None
+
+    @property
+    def available(self) -> Available:
+        """`"enabled"` (offered to the model), `"disabled"`, or `"frontend"` (never offered)."""
+        return self._available
+
+    @available.setter
+    def available(self, value: Available) -> None:
+        check_choice(f"Action {self.name!r}: available", value, get_args(Available))
+        self._available = value
+        if self._on_change is not None:
+            self._on_change()
+
+    @property
+    def offered(self) -> bool:
+        """Whether the model sees this action as a tool."""
+        return self._available == "enabled"
+
+    def spec(self) -> dict[str, Any]:
+        """The public description synced to the front end (never the handler)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.schema.parameters,
+            "kind": self.kind,
+            "available": self._available,
+            "confirm": self.confirm,
+            "paired_action": self.paired_action,
+        }
+
+    def tool(self) -> dict[str, Any]:
+        """The Chat Completions tool definition."""
+        function: dict[str, Any] = {
+            "name": self.name,
+            "parameters": self.schema.parameters,
+            "strict": True,
+        }
+        if self.description:
+            function["description"] = self.description
+        return {"type": "function", "function": function}
+
+    def paired_arguments(self, result: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """How a backend result is passed to this (paired) action: a dict as keyword arguments
+        (keys the handler does not take are left out), anything else as one argument."""
+        if not isinstance(result, dict):
+            return (result,), {}
+        params = inspect.signature(self.handler).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return (), dict(result)
+        return (), {k: v for k, v in result.items() if k in params}
+
+    def __repr__(self) -> str:
+        return f"<Action {self.name} kind={self.kind} available={self._available}>"

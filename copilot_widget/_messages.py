@@ -1,0 +1,145 @@
+"""Threads and messages (the copilotjs / Assistants shape), and the LLM history they make."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Literal, TypedDict
+
+MessageStatus = Literal["in_progress", "completed", "incomplete"]
+ToolCallStatus = Literal[
+    "pending", "requires_action", "running", "completed", "failed", "rejected", "cancelled"
+]
+IncompleteReason = Literal["run_cancelled", "run_failed", "max_steps"]
+
+#: Tool call statuses that mean the call has its result.
+FINISHED = ("completed", "failed", "rejected", "cancelled")
+
+
+class Thread(TypedDict):
+    id: str
+    object: Literal["thread"]
+    title: str
+    created_at: int
+
+
+class ToolCall(TypedDict):
+    id: str
+    name: str
+    arguments: str
+    status: ToolCallStatus
+    result: str | None
+    error: str | None
+
+
+class TextContent(TypedDict):
+    value: str
+    annotations: list[Any]
+
+
+class Content(TypedDict):
+    type: Literal["text"]
+    text: TextContent
+
+
+class IncompleteDetails(TypedDict):
+    reason: IncompleteReason
+
+
+class Message(TypedDict):
+    id: str
+    object: Literal["thread.message"]
+    thread_id: str
+    run_id: str | None
+    role: Literal["user", "assistant"]
+    status: MessageStatus
+    incomplete_details: IncompleteDetails | None
+    created_at: int
+    completed_at: int | None
+    content: list[Content]
+    tool_calls: list[ToolCall]
+    is_undoable: bool
+    is_redoable: bool
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def new_thread(title: str = "New chat") -> Thread:
+    return {"id": new_id("thread"), "object": "thread", "title": title, "created_at": now()}
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def new_message(
+    role: Literal["user", "assistant"],
+    thread_id: str,
+    run_id: str | None,
+    text: str = "",
+    *,
+    status: MessageStatus = "in_progress",
+) -> Message:
+    created = now()
+    return {
+        "id": new_id("msg"),
+        "object": "thread.message",
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "role": role,
+        "status": status,
+        "incomplete_details": None,
+        "created_at": created,
+        "completed_at": created if status == "completed" else None,
+        "content": [{"type": "text", "text": {"value": text, "annotations": []}}],
+        "tool_calls": [],
+        "is_undoable": False,
+        "is_redoable": False,
+    }
+
+
+def text_of(message: Message) -> str:
+    return "".join(part["text"]["value"] for part in message["content"] if part["type"] == "text")
+
+
+def cancelled_result(reason: str) -> str:
+    return json.dumps({"error": reason, "type": "cancelled"})
+
+
+def history(messages: list[Message]) -> list[dict[str, Any]]:
+    """Chat Completions messages for a thread. Every tool call is followed by its result, so
+    the request is valid even if a run was cut short (an unfinished call reads as cancelled)."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        text = text_of(message)
+        if message["role"] == "user":
+            out.append({"role": "user", "content": text})
+            continue
+        calls = message["tool_calls"]
+        if not calls:
+            if text:
+                out.append({"role": "assistant", "content": text})
+            continue
+        out.append(
+            {
+                "role": "assistant",
+                "content": text or None,
+                "tool_calls": [
+                    {
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": call["arguments"]},
+                    }
+                    for call in calls
+                ],
+            }
+        )
+        for call in calls:
+            result = call["result"]
+            if result is None:
+                result = cancelled_result("The call did not finish: the run was interrupted.")
+            out.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+    return out

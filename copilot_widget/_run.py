@@ -1,0 +1,382 @@
+"""A run: LLM steps with streaming and tool calls, as one asyncio task.
+
+Each step streams one assistant message (the draft). Text and tool-call arguments travel to the
+front end as batched deltas; the message joins the thread when the step ends and every tool
+call it made has a result. The thread is valid for the next request after any ending:
+completion, `max_steps`, cancellation or a provider error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic
+
+from ._errors import CopilotError, ProviderError, provider_error
+from ._messages import (
+    FINISHED,
+    IncompleteReason,
+    Message,
+    ToolCall,
+    cancelled_result,
+    history,
+    new_id,
+    new_message,
+    now,
+)
+from ._serialize import to_json
+
+if TYPE_CHECKING:
+    from ._actions import Action
+    from ._widget import Copilot
+
+logger = logging.getLogger("copilot_widget")
+
+RunStatus = Literal[
+    "in_progress", "requires_action", "completed", "cancelled", "failed", "incomplete"
+]
+
+#: Seconds between two deltas sent to the front end while tokens stream in.
+DELTA_INTERVAL = 0.03
+
+
+class Run:
+    """One run of the copilot: `await run` gives the last assistant message."""
+
+    def __init__(self, copilot: Copilot) -> None:
+        self.id = new_id("run")
+        self.status: RunStatus = "in_progress"
+        self.messages: list[Message] = []
+        self.error: CopilotError | None = None
+        self._copilot = copilot
+        self._task: asyncio.Task[Message | None] | None = None
+        self._draft: Message | None = None
+        self._draft_text: list[str] = []
+        self._pending_text: list[str] = []
+        self._pending_calls: list[dict[str, Any]] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+
+    # -- public -------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the run; the partial message is kept as `incomplete` (`run_cancelled`)."""
+        if self._task is not None and not self._task.done():
+            self._copilot._set_status("cancelling")
+            self._task.cancel()
+
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    @property
+    def message(self) -> Message | None:
+        """The last assistant message of the run (None before it has one)."""
+        return next((m for m in reversed(self.messages) if m["role"] == "assistant"), None)
+
+    def __await__(self) -> Generator[Any, None, Message | None]:
+        assert self._task is not None, "the run was not started"
+        return self._task.__await__()
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} status={self.status!r} messages={len(self.messages)}>"
+
+    # -- the loop ----------------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[Message | None]:
+        self._task = loop.create_task(self._main())
+        return self._task
+
+    async def _main(self) -> Message | None:
+        copilot = self._copilot
+        try:
+            for _ in range(copilot.max_steps):
+                message = await self._step()
+                if not message["tool_calls"]:
+                    self._finish("completed")
+                    return message
+            note = new_message("assistant", copilot.thread["id"], self.id, "")
+            note["content"][0]["text"]["value"] = (
+                f"I stopped after {copilot.max_steps} steps without a final answer "
+                f"(max_steps={copilot.max_steps}). Send a message to let me continue."
+            )
+            self._end_message(note, "max_steps")
+            self._finish("incomplete")
+            return note
+        except asyncio.CancelledError:
+            self._interrupt("run_cancelled")
+            self._finish("cancelled")
+            return self.message
+        except Exception as exc:
+            error = provider_error(exc)
+            logger.warning("Run %s failed: %s", self.id, error)
+            self.error = error
+            self._interrupt("run_failed")
+            self._finish("failed")
+            copilot._report_error(error)
+            return self.message
+        finally:
+            self._cancel_flush()
+
+    def _finish(self, status: RunStatus) -> None:
+        self.status = status
+        self._copilot._run_finished(self)
+
+    async def _step(self) -> Message:
+        copilot = self._copilot
+        # Readables and the action list are read fresh before every step.
+        system = copilot._system_prompt()
+        tools = [action.tool() for action in copilot._actions.values() if action.offered]
+        request = [{"role": "system", "content": system}, *history(copilot.messages)]
+        message = new_message("assistant", copilot.thread["id"], self.id)
+        self._draft = message
+        self._draft_text = []
+        copilot._show_draft(message)
+        await self._stream(message, request, tools)
+        if message["tool_calls"]:
+            await self._call_tools(message)
+        self._end_message(message, None)
+        return message
+
+    async def _stream(
+        self, message: Message, request: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> None:
+        copilot = self._copilot
+        options: dict[str, Any] = {"tools": tools} if tools else {}
+        calls: dict[int, ToolCall] = {}
+        finish_reason: str | None = None
+        text = self._draft_text
+        pending_text = self._pending_text
+        last_flush = time.monotonic()
+        try:
+            stream = await copilot._client_for_run().chat.completions.create(
+                model=copilot.model, messages=request, stream=True, **options
+            )
+        except Exception as exc:
+            raise provider_error(exc) from exc
+        async with stream:
+            try:
+                async for chunk in stream:
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    if delta.content:
+                        text.append(delta.content)
+                        pending_text.append(delta.content)
+                    if delta.tool_calls:
+                        for part in delta.tool_calls:
+                            self._add_call_delta(message, calls, part)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+                    if self._flush_handle is None:
+                        self._flush_handle = asyncio.get_running_loop().call_later(
+                            DELTA_INTERVAL, self._flush
+                        )
+                    elif time.monotonic() - last_flush >= DELTA_INTERVAL:
+                        self._flush()
+                        last_flush = time.monotonic()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                raise provider_error(exc) from exc
+        self._flush()
+        message["content"][0]["text"]["value"] = "".join(text)
+        if finish_reason is None:
+            raise ProviderError(
+                "The provider's stream ended before the reply was complete.",
+                "server_error",
+                retryable=True,
+            )
+
+    def _add_call_delta(self, message: Message, calls: dict[int, ToolCall], part: Any) -> None:
+        index = part.index
+        function = part.function
+        call = calls.get(index)
+        if call is None:
+            call = {
+                "id": part.id or new_id("call"),
+                "name": "",
+                "arguments": "",
+                "status": "pending",
+                "result": None,
+                "error": None,
+            }
+            calls[index] = call
+            message["tool_calls"].append(call)
+        elif part.id:
+            call["id"] = part.id
+        # The front end addresses calls by their position in the message.
+        out: dict[str, Any] = {"index": message["tool_calls"].index(call)}
+        if part.id:
+            out["id"] = part.id
+        if function is not None and function.name:
+            call["name"] += function.name
+            out["name"] = call["name"]
+        arguments = (function.arguments if function is not None else None) or ""
+        call["arguments"] += arguments
+        out["arguments"] = arguments
+        self._pending_calls.append(out)
+
+    def _flush(self) -> None:
+        """Send the text and arguments gathered since the last delta, as one message."""
+        self._cancel_flush()
+        if self._draft is None or not (self._pending_text or self._pending_calls):
+            return
+        payload: dict[str, Any] = {"kind": "delta", "message_id": self._draft["id"]}
+        if self._pending_text:
+            payload["text"] = "".join(self._pending_text)
+            self._pending_text.clear()
+        if self._pending_calls:
+            payload["tool_calls"] = list(self._pending_calls)
+            self._pending_calls.clear()
+        self._copilot._to_front_end(payload)
+
+    def _cancel_flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+
+    def draft_snapshot(self) -> Message | None:
+        """The draft as it stands, for a view that just connected."""
+        self._flush()
+        if self._draft is None:
+            return None
+        self._draft["content"][0]["text"]["value"] = "".join(self._draft_text)
+        return self._draft
+
+    # -- tool calls ---------------------------------------------------------------------
+    async def _call_tools(self, message: Message) -> None:
+        for call in message["tool_calls"]:
+            await self._call_tool(call)
+
+    def _set_call(self, call: ToolCall, **changes: Any) -> None:
+        call.update(changes)  # type: ignore[typeddict-item]
+        self._copilot._show_draft(self._draft)
+
+    async def _call_tool(self, call: ToolCall) -> None:
+        copilot = self._copilot
+        action = copilot._actions.get(call["name"])
+        if action is None or not action.offered:
+            offered = ", ".join(a.name for a in copilot._actions.values() if a.offered)
+            self._fail_call(
+                call,
+                f"Unknown action {call['name']!r}. Available actions: {offered or 'none'}.",
+                "unknown_action",
+            )
+            return
+        try:
+            raw = json.loads(call["arguments"] or "{}")
+        except json.JSONDecodeError as exc:
+            self._fail_call(
+                call, f"The arguments are not valid JSON ({exc}). Send a JSON object.",
+                "invalid_arguments",
+            )
+            return
+        if not isinstance(raw, dict):
+            self._fail_call(call, "The arguments must be a JSON object.", "invalid_arguments")
+            return
+        try:
+            arguments = action.schema.validate(raw)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors(include_url=False)
+            )
+            self._fail_call(call, f"Invalid arguments: {problems}", "invalid_arguments")
+            return
+        if action.confirm:
+            # Approvals need the user; until one is given the action never runs.
+            self._set_call(
+                call,
+                status="rejected",
+                result=to_json(
+                    {"error": "This action needs the user's approval, which was not given.",
+                     "type": "approval_required"}
+                ),
+            )
+            return
+        self._set_call(call, status="running")
+        try:
+            value = await self._invoke(action, (), arguments)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            self._fail_call(
+                call, f"The action timed out after {action.timeout:g} s.", "timeout", action
+            )
+            return
+        except Exception as exc:
+            logger.warning("Action %r failed", action.name, exc_info=True)
+            self._fail_call(call, str(exc) or type(exc).__name__, type(exc).__name__, action)
+            return
+        self._set_call(call, status="completed", result=to_json(value))
+        await self._call_paired(action, call, value)
+
+    async def _invoke(self, action: Action, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run a handler where it belongs: backend sync in a worker thread (the kernel stays
+        free), async on the loop, frontend on the loop (where display output is routed)."""
+        if action.is_async:
+            work: Any = action.handler(*args, **kwargs)
+        elif action.kind == "backend":
+            work = asyncio.to_thread(action.handler, *args, **kwargs)
+        else:
+            value = action.handler(*args, **kwargs)
+            if not asyncio.iscoroutine(value):
+                return value
+            work = value
+        return await asyncio.wait_for(work, action.timeout)
+
+    async def _call_paired(self, backend: Action, call: ToolCall, value: Any) -> None:
+        for action in list(self._copilot._actions.values()):
+            if action.paired_action != backend.name or action.available == "disabled":
+                continue
+            args, kwargs = action.paired_arguments(value)
+            try:
+                await self._invoke(action, args, kwargs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("Paired action %r failed", action.name, exc_info=True)
+                message = f"The paired action {action.name!r} failed: {exc}"
+                self._set_call(call, error=message)
+                self._copilot._report_action_error(action.name, call["id"], message)
+
+    def _fail_call(
+        self, call: ToolCall, message: str, type: str, action: Action | None = None
+    ) -> None:
+        self._set_call(
+            call,
+            status="failed",
+            error=message,
+            result=to_json({"error": message, "type": type}),
+        )
+        if action is not None:
+            self._copilot._report_action_error(action.name, call["id"], message)
+
+    # -- endings ------------------------------------------------------------------------
+    def _end_message(self, message: Message, reason: IncompleteReason | None) -> None:
+        if reason is None:
+            message["status"] = "completed"
+        else:
+            message["status"] = "incomplete"
+            message["incomplete_details"] = {"reason": reason}
+        message["completed_at"] = now()
+        self._draft = None
+        self.messages.append(message)
+        self._copilot._commit(message)
+
+    def _interrupt(self, reason: IncompleteReason) -> None:
+        """Keep the partial draft as incomplete; every unfinished call gets a result."""
+        message = self._draft
+        if message is None:
+            return
+        self._flush()
+        message["content"][0]["text"]["value"] = "".join(self._draft_text)
+        why = "The run was cancelled." if reason == "run_cancelled" else "The run failed."
+        for call in message["tool_calls"]:
+            if call["status"] not in FINISHED:
+                call["status"] = "cancelled"
+                call["result"] = cancelled_result(f"{why} The call did not finish.")
+        self._end_message(message, reason)

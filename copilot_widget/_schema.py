@@ -1,0 +1,318 @@
+"""Tool schemas: a Python signature (or a CopilotKit parameter list, or a pydantic model)
+becomes a pydantic model that validates the model's arguments and a strict JSON schema.
+
+Type forms become schemas through pydantic; docstrings are read by griffe. Two adjustments make
+every supported form valid for OpenAI strict mode: a parameter with a default becomes nullable
+(the model sends `null` to mean "use the default"), and `dict[str, V]` is described as a list of
+`{key, value}` pairs, because strict mode allows no free-form object keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal, Union
+
+import griffe
+import openai
+import pydantic
+import typing_extensions
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from ._errors import InvalidOptionsError
+
+_NO_DEFAULT = inspect.Parameter.empty
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolSchema:
+    """What an action's parameters look like to the model and how its arguments are checked."""
+
+    model: type[BaseModel]
+    parameters: dict[str, Any]
+    description: str
+    #: parameters whose default applies when the model sends null
+    defaults: frozenset[str]
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated keyword arguments for the handler; raises pydantic.ValidationError."""
+        instance = self.model.model_validate(arguments)
+        return {
+            name: getattr(instance, name)
+            for name in type(instance).model_fields
+            if not (name in self.defaults and getattr(instance, name) is None)
+        }
+
+
+def function_docs(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
+    """The docstring's summary and per-parameter descriptions (Google, NumPy or Sphinx)."""
+    text = inspect.getdoc(fn) or ""
+    if not text:
+        return "", {}
+    if re.search(r"^\s*:param\s", text, re.MULTILINE):
+        style: Literal["google", "numpy", "sphinx"] = "sphinx"
+    elif re.search(r"^\s*-{3,}\s*$", text, re.MULTILINE):
+        style = "numpy"
+    else:
+        style = "google"
+    sections = griffe.Docstring(text, parser=style).parse(warnings=False)
+    summary_parts: list[str] = []
+    params: dict[str, str] = {}
+    for section in sections:
+        if section.kind is griffe.DocstringSectionKind.text:
+            summary_parts.append(str(section.value).strip())
+        elif section.kind is griffe.DocstringSectionKind.parameters:
+            for param in section.value:
+                params[param.name] = " ".join(str(param.description).split())
+    return "\n\n".join(p for p in summary_parts if p), params
+
+
+def _pairs_to_dict(value: Any) -> Any:
+    if isinstance(value, list):
+        return {item["key"]: item["value"] for item in value if isinstance(item, dict)}
+    return value
+
+
+def _strict_friendly(annotation: Any) -> Any:
+    """Rewrite `dict[str, V]` (at any depth of generics) as a strict-valid list of pairs."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Annotated:
+        return Annotated[(_strict_friendly(args[0]), *annotation.__metadata__)]  # type: ignore[misc]
+    if origin in (dict, Mapping) and args and args[0] is str:
+        value = _strict_friendly(args[1])
+        item_model = pydantic.create_model(
+            "KeyValue",
+            __config__=ConfigDict(extra="forbid"),
+            key=(str, ...),
+            value=(value, ...),
+        )
+        schema = openai.pydantic_function_tool(item_model)["function"].get("parameters", {})
+        schema.pop("title", None)
+        pairs_schema = {
+            "type": "array",
+            "items": schema,
+            "description": "Key/value pairs of a mapping.",
+        }
+        return Annotated[dict[str, value], BeforeValidator(_pairs_to_dict), WithJsonSchema(pairs_schema)]  # type: ignore[valid-type]
+    if origin in (list, Sequence, tuple, set, frozenset) and args:
+        inner = tuple(_strict_friendly(a) for a in args)
+        return list[inner[0]] if origin in (list, Sequence) else origin[inner]  # type: ignore[valid-type]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_strict_friendly(a) for a in args)]  # noqa: UP007
+    if typing.is_typeddict(annotation) and type(annotation).__module__ == "typing":
+        # Before Python 3.12 pydantic only reads typing_extensions' TypedDict.
+        hints = typing.get_type_hints(annotation, include_extras=True)
+        return typing_extensions.TypedDict(  # type: ignore[operator]
+            annotation.__name__,
+            {k: _strict_friendly(v) for k, v in hints.items()},
+            total=annotation.__total__,
+        )
+    return annotation
+
+
+def _is_nullable(annotation: Any) -> bool:
+    if annotation is None or annotation is type(None):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _is_nullable(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(_is_nullable(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _nullable(annotation: Any) -> Any:
+    """`T | None`, keeping `Annotated` metadata (such as a description) on the outside."""
+    if typing.get_origin(annotation) is Annotated:
+        inner, *metadata = typing.get_args(annotation)
+        return Annotated[(inner | None, *metadata)]  # type: ignore[misc]
+    return annotation | None
+
+
+def _build(
+    action: str,
+    fields: dict[str, tuple[Any, Any]],
+    description: str,
+    defaults: set[str],
+) -> ToolSchema:
+    # Check each parameter on its own first, so a refusal names the parameter.
+    for pname, (annotation, _) in fields.items():
+        try:
+            pydantic.TypeAdapter(annotation).json_schema()
+        except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError) as exc:
+            raise InvalidOptionsError(
+                f"Action {action!r}: parameter {pname!r} has a type that cannot become a JSON "
+                f"schema ({_describe(annotation)}: {exc}). Use str, int, float, bool, Literal, Enum, "
+                f"list, dict[str, ...], TypedDict, a dataclass or a pydantic model."
+            ) from exc
+    model = pydantic.create_model(  # type: ignore[call-overload]
+        f"{action}_arguments", __config__=ConfigDict(extra="forbid"), **fields
+    )
+    try:
+        tool = openai.pydantic_function_tool(model, name=action, description=description)
+    except Exception as exc:  # the openai helper raises plain errors for unsupported forms
+        raise InvalidOptionsError(
+            f"Action {action!r}: its parameters cannot become a strict tool schema: {exc}"
+        ) from exc
+    parameters = dict(tool["function"].get("parameters", {}))
+    parameters.pop("title", None)
+    for prop in parameters.get("properties", {}).values():
+        prop.pop("title", None)
+        if "default" in prop:
+            default = prop.pop("default")
+            if default is not None:
+                note = f"(default: {default!r})"
+                prop["description"] = f"{prop.get('description', '')} {note}".strip()
+    problem = strict_problem(parameters)
+    if problem:
+        raise InvalidOptionsError(
+            f"Action {action!r}: its parameter schema is not valid for strict mode: {problem}"
+        )
+    return ToolSchema(model, parameters, description, frozenset(defaults))
+
+
+def _describe(annotation: Any) -> str:
+    if typing.get_origin(annotation) is None and isinstance(annotation, type):
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "")
+
+
+def schema_from_function(action: str, fn: Callable[..., Any], description: str | None) -> ToolSchema:
+    """Schema from a function's type hints and docstring."""
+    summary, param_docs = function_docs(fn)
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise InvalidOptionsError(
+            f"Action {action!r}: its type hints cannot be resolved: {exc}"
+        ) from exc
+    fields: dict[str, tuple[Any, Any]] = {}
+    defaults: set[str] = set()
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise InvalidOptionsError(
+                f"Action {action!r}: parameter {param.name!r} is *args/**kwargs, which the "
+                f"model cannot fill; give each argument its own typed parameter."
+            )
+        if param.kind is param.POSITIONAL_ONLY:
+            raise InvalidOptionsError(
+                f"Action {action!r}: parameter {param.name!r} is positional-only; the model "
+                f"passes arguments by name."
+            )
+        if param.name not in hints:
+            raise InvalidOptionsError(
+                f"Action {action!r}: parameter {param.name!r} has no type hint; annotate it "
+                f"(for example `{param.name}: str`) so the model knows what to send."
+            )
+        annotation = _strict_friendly(hints[param.name])
+        doc = {"description": param_docs[param.name]} if param.name in param_docs else {}
+        if param.default is _NO_DEFAULT:
+            fields[param.name] = (annotation, Field(..., **doc))  # type: ignore[arg-type]
+        else:
+            if not _is_nullable(annotation):
+                defaults.add(param.name)
+                annotation = _nullable(annotation)
+            fields[param.name] = (annotation, Field(param.default, **doc))  # type: ignore[arg-type]
+    return _build(action, fields, description or summary, defaults)
+
+
+_COPILOTKIT_TYPES: dict[str, Any] = {
+    "string": str,
+    "number": float,
+    "integer": int,
+    "boolean": bool,
+}
+
+
+def _copilotkit_type(action: str, spec: Mapping[str, Any], path: str) -> Any:
+    kind = spec.get("type", "string")
+    if not isinstance(kind, str):
+        raise InvalidOptionsError(f"Action {action!r}: parameter {path!r} has a non-string type.")
+    is_list = kind.endswith("[]")
+    base = kind[:-2] if is_list else kind
+    enum = spec.get("enum")
+    if base == "object":
+        item: Any = _copilotkit_model(action, spec.get("attributes") or [], path)
+    elif base in _COPILOTKIT_TYPES:
+        item = Literal[tuple(enum)] if enum else _COPILOTKIT_TYPES[base]
+    else:
+        raise InvalidOptionsError(
+            f"Action {action!r}: parameter {path!r} has unknown type {kind!r}; expected one of "
+            f"string, number, integer, boolean, object, or any of those followed by []."
+        )
+    return list[item] if is_list else item
+
+
+def _copilotkit_model(action: str, params: Sequence[Mapping[str, Any]], path: str) -> type[BaseModel]:
+    fields = _copilotkit_fields(action, params, path)
+    return pydantic.create_model(  # type: ignore[call-overload, no-any-return]
+        f"{action}_{path or 'arguments'}".replace(".", "_"),
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
+
+
+def _copilotkit_fields(
+    action: str, params: Sequence[Mapping[str, Any]], path: str
+) -> dict[str, tuple[Any, Any]]:
+    if not isinstance(params, Sequence) or isinstance(params, str):
+        raise InvalidOptionsError(
+            f"Action {action!r}: parameters must be a list of {{'name', 'type', ...}} dicts, "
+            f"a pydantic model class, or omitted."
+        )
+    fields: dict[str, tuple[Any, Any]] = {}
+    for spec in params:
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+            raise InvalidOptionsError(
+                f"Action {action!r}: each parameter must be a dict with a 'name' string, "
+                f"got {spec!r}."
+            )
+        name = spec["name"]
+        full = f"{path}.{name}" if path else name
+        annotation = _copilotkit_type(action, spec, full)
+        description = spec.get("description")
+        if spec.get("required", True):
+            fields[name] = (annotation, Field(..., description=description))
+        else:
+            fields[name] = (annotation | None, Field(None, description=description))
+    return fields
+
+
+def schema_from_parameters(
+    action: str, parameters: Any, fn: Callable[..., Any], description: str | None
+) -> ToolSchema:
+    """Schema from `parameters=`: a CopilotKit list or a pydantic model class."""
+    summary, _ = function_docs(fn)
+    text = description or summary
+    if isinstance(parameters, type) and issubclass(parameters, BaseModel):
+        fields = {
+            name: (info.annotation, info) for name, info in parameters.model_fields.items()
+        }
+        return _build(action, fields, text or inspect.getdoc(parameters) or "", set())
+    return _build(action, _copilotkit_fields(action, parameters, ""), text, set())
+
+
+def strict_problem(schema: Any, path: str = "$") -> str | None:
+    """Why a JSON schema is not valid for OpenAI strict mode, or None if it is."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" or "properties" in schema:
+            if schema.get("additionalProperties") is not False:
+                return f"{path}: objects must set additionalProperties to false"
+            props = schema.get("properties", {})
+            if sorted(schema.get("required", [])) != sorted(props):
+                return f"{path}: every property must be required"
+        for key, value in schema.items():
+            problem = strict_problem(value, f"{path}.{key}")
+            if problem:
+                return problem
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            problem = strict_problem(value, f"{path}[{i}]")
+            if problem:
+                return problem
+    return None

@@ -1,0 +1,456 @@
+"""The `Copilot` widget: synced chat state, actions, readables, runs and events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, overload
+
+import anywidget
+import ipywidgets
+import openai
+import traitlets
+
+from . import _serialize
+from ._actions import ACTION_OPTIONS, Action
+from ._errors import CopilotError, InvalidOptionsError, ProviderError, RunInProgressError
+from ._events import Callback, Events
+from ._messages import Message, new_message, new_thread, text_of
+from ._run import Run
+
+logger = logging.getLogger("copilot_widget")
+
+_STATIC = pathlib.Path(__file__).parent / "static"
+_MISSING_BUNDLE = """
+export default { render({ el }) {
+  el.textContent = "copilot-widget: the front end is not built. Run `npm install && npm run build`.";
+} };
+"""
+DEFAULT_MODEL = "gpt-5-mini"
+SYSTEM_PROMPT = (
+    "You are a helpful copilot inside a Jupyter notebook. Use the available tools (actions) "
+    "to look things up and to act for the user; do not invent results a tool can give. "
+    "Answer concisely in Markdown."
+)
+OPTIONS = (
+    "model",
+    "instructions",
+    "client",
+    "api_key",
+    "base_url",
+    "store",
+    "app_id",
+    "user_id",
+    "company_id",
+    "thread_id",
+    "suggestions",
+    "max_steps",
+    "title",
+    "actions",
+)
+
+
+class Readable:
+    """A piece of app state given to the model as context; `remove()` takes it away."""
+
+    def __init__(self, copilot: Copilot, description: str, value: Any) -> None:
+        self.description = description
+        self.value = value
+        self._copilot = copilot
+
+    def remove(self) -> None:
+        if self in self._copilot._readables:
+            self._copilot._readables.remove(self)
+
+    def render(self) -> str:
+        try:
+            value = self.value() if callable(self.value) else self.value
+            text = _serialize.to_json(value, max_chars=_serialize.MAX_CHARS // 2)
+        except Exception as exc:
+            logger.warning("Readable %r failed", self.description, exc_info=True)
+            text = json.dumps({"error": f"unavailable: {type(exc).__name__}: {exc}"})
+        return f"## {self.description}\n{text}"
+
+
+class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
+    """A chat copilot in a notebook. Display it as a cell's last expression."""
+
+    _esm = _STATIC / "widget.js" if (_STATIC / "widget.js").exists() else _MISSING_BUNDLE
+    _css = _STATIC / "widget.css" if (_STATIC / "widget.css").exists() else ""
+
+    thread = traitlets.Dict().tag(sync=True)
+    """The selected thread: `id`, `object`, `title`, `created_at`."""
+    threads = traitlets.List().tag(sync=True)
+    """The threads in scope."""
+    status = traitlets.Unicode("idle").tag(sync=True)
+    """`idle`, `working`, `cancelling` or `requires_action`."""
+    messages = traitlets.List().tag(sync=True)
+    """The selected thread's messages; updated at message boundaries, never per token."""
+    is_ready = traitlets.Bool(False).tag(sync=True)
+    """True once a view is connected and the copilot can take prompts."""
+    error = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    """The last error shown to the user: `type`, `message`, `retryable`; None when clear."""
+    suggestions = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """Prompts shown as clickable chips."""
+    title = traitlets.Unicode("Copilot").tag(sync=True)
+    """The chat's header."""
+    action_specs = traitlets.List().tag(sync=True)
+    """Public descriptions of the actions (names, descriptions, schemas; never handlers)."""
+    offline_demo = traitlets.Bool(False).tag(sync=True)
+    """True when the copilot talks to an offline scripted server (shows a badge)."""
+    needs_setup = traitlets.Bool(False).tag(sync=True)
+    """True when no credentials are configured (the chat shows a setup card)."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        instructions: str = "",
+        client: openai.AsyncOpenAI | openai.OpenAI | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        store: str | os.PathLike[str] | None = None,
+        app_id: str = "default",
+        user_id: str | None = None,
+        company_id: str | None = None,
+        thread_id: str | None = None,
+        suggestions: Sequence[str] = (),
+        max_steps: int = 10,
+        title: str = "Copilot",
+        actions: Mapping[str, Callable[..., Any]] | None = None,
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            raise TypeError(
+                f"Copilot() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
+                f"accepted: {', '.join(OPTIONS)}."
+            )
+        model = model if model is not None else os.environ.get("COPILOT_WIDGET_MODEL")
+        model = model or DEFAULT_MODEL
+        _check_str("model", model, empty_ok=False)
+        _check_str("instructions", instructions)
+        _check_str("title", title)
+        _check_str("app_id", app_id, empty_ok=False)
+        for name, value in (("api_key", api_key), ("base_url", base_url), ("thread_id", thread_id),
+                            ("user_id", user_id), ("company_id", company_id)):
+            if value is not None:
+                _check_str(name, value, empty_ok=False)
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise InvalidOptionsError(f"max_steps must be a whole number >= 1, got {max_steps!r}.")
+        if isinstance(suggestions, str) or not all(isinstance(s, str) for s in suggestions):
+            raise InvalidOptionsError("suggestions must be a list of strings.")
+        if client is not None and not isinstance(client, openai.AsyncOpenAI | openai.OpenAI):
+            raise InvalidOptionsError(
+                f"client must be an openai.AsyncOpenAI or openai.OpenAI instance, got {client!r}."
+            )
+        if client is not None and (api_key or base_url):
+            raise InvalidOptionsError("Pass either client= or api_key=/base_url=, not both.")
+        if actions is not None and not isinstance(actions, Mapping):
+            raise InvalidOptionsError("actions must be a dict of name -> function.")
+        if store is not None and not isinstance(store, str | os.PathLike):
+            raise InvalidOptionsError(f"store must be a path or ':memory:', got {store!r}.")
+
+        thread = new_thread()
+        if thread_id is not None:
+            thread["id"] = thread_id
+        super().__init__(
+            thread=thread,
+            threads=[thread],
+            suggestions=list(suggestions),
+            title=title,
+        )
+        self.model = model
+        self.instructions = instructions
+        self.max_steps = max_steps
+        self.app_id, self.user_id, self.company_id = app_id, user_id, company_id
+        self._store = store
+        self._client = _make_client(client, api_key, base_url)
+        self.needs_setup = self._client is None
+        self.offline_demo = self._client is not None and _is_offline_demo(self._client)
+        self._actions: dict[str, Action] = {}
+        self._readables: list[Readable] = []
+        self._events = Events(self._report_callback_error)
+        self._run: Run | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # for blocking sends
+        for name, fn in (actions or {}).items():
+            self.action(fn, name=name)
+        self.on_msg(self._on_front_end_message)
+
+    # -- actions ------------------------------------------------------------------------
+    @overload
+    def action(self, fn: Callable[..., Any], /) -> Callable[..., Any]: ...
+    @overload
+    def action(
+        self, fn: Callable[..., Any], /, **options: Any
+    ) -> Callable[..., Any]: ...
+    @overload
+    def action(self, /, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+    def action(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Register a function as an action: `@copilot.action` or `@copilot.action(name=...)`.
+
+        Options: name, description, parameters (a CopilotKit list or a pydantic model),
+        available ("enabled", "disabled", "frontend"), paired_action, kind ("backend",
+        "frontend"), confirm, timeout (seconds). Returns the function unchanged.
+        """
+        unknown = set(options) - set(ACTION_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"action() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
+                f"accepted: {', '.join(ACTION_OPTIONS)}."
+            )
+
+        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+            action = Action(handler, **options)
+            if action.name in self._actions:
+                raise InvalidOptionsError(
+                    f"An action named {action.name!r} is already registered; "
+                    f"remove it first with remove_action({action.name!r}) or pick another name."
+                )
+            action._on_change = self._sync_actions
+            self._actions[action.name] = action
+            self._sync_actions()
+            return handler
+
+        return register if fn is None else register(fn)
+
+    def remove_action(self, name: str) -> None:
+        """Unregister an action."""
+        if name not in self._actions:
+            raise KeyError(f"No action named {name!r}; registered: {', '.join(self._actions)}.")
+        self._actions.pop(name)._on_change = None
+        self._sync_actions()
+
+    @property
+    def actions(self) -> dict[str, Action]:
+        """The registered actions by name (a copy); set `.available` on one to change it."""
+        return dict(self._actions)
+
+    def _sync_actions(self) -> None:
+        self.action_specs = [action.spec() for action in self._actions.values()]
+
+    # -- context ------------------------------------------------------------------------
+    def readable(self, description: str, value: Any) -> Readable:
+        """Give the model a piece of app state (a value, or a callable read before each step)."""
+        _check_str("description", description, empty_ok=False)
+        handle = Readable(self, description, value)
+        self._readables.append(handle)
+        return handle
+
+    def _system_prompt(self) -> str:
+        parts = [SYSTEM_PROMPT]
+        if self.instructions:
+            parts.append(self.instructions)
+        if self._readables:
+            parts.append("# Current state of the notebook app")
+            parts.extend(readable.render() for readable in self._readables)
+        return "\n\n".join(parts)
+
+    # -- runs ---------------------------------------------------------------------------
+    def send(self, text: str) -> Run:
+        """Send a user message and start a run. In a notebook it returns at once (`await` the
+        run for its final message); with no running event loop it runs to completion."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidOptionsError("Cannot send an empty message: type a prompt first.")
+        self._check_can_run()
+        message = new_message("user", self.thread["id"], None, text, status="completed")
+        self._commit(message)
+        return self._start()
+
+    def retry(self) -> Run:
+        """Run again from the thread as it is, after an error (a failed partial answer is
+        replaced by the new one)."""
+        self._check_can_run()
+        if not self.messages:
+            raise InvalidOptionsError("There is nothing to retry: the thread is empty.")
+        last = self.messages[-1]
+        details = last.get("incomplete_details") or {}
+        if last["role"] == "assistant" and details.get("reason") == "run_failed":
+            self.messages = self.messages[:-1]
+        return self._start()
+
+    def cancel(self) -> None:
+        """Stop the current run (nothing happens when none is in progress)."""
+        if self._run is not None:
+            self._run.cancel()
+
+    @property
+    def run(self) -> Run | None:
+        """The run in progress, if any."""
+        return self._run
+
+    def _check_can_run(self) -> None:
+        if self._run is not None and not self._run.done():
+            raise RunInProgressError(
+                "A run is in progress: wait for it (await copilot.run) or stop it with "
+                "copilot.cancel() before sending another message."
+            )
+        if self._client is None:
+            error = ProviderError(_SETUP_HINT, "authentication_error", retryable=False)
+            self._report_error(error)
+            raise error
+
+    def _start(self) -> Run:
+        run = Run(self)
+        self._run = run
+        self.error = None
+        self._set_status("working")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            task = run.start(loop)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return run
+        # No running loop (a script or a plain test): run to completion on a private loop,
+        # kept across runs because the client's connections belong to it.
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(run.start(self._loop))
+        return run
+
+    def _client_for_run(self) -> openai.AsyncOpenAI:
+        assert self._client is not None
+        return self._client
+
+    def _run_finished(self, run: Run) -> None:
+        self._to_front_end({"kind": "draft", "message": None})
+        self._set_status("idle")
+
+    # -- state the run changes -----------------------------------------------------------
+    def _set_status(self, status: str) -> None:
+        old = self.status
+        if old != status:
+            self.status = status
+            self._events.emit("status.changed", {"old_status": old, "new_status": status})
+
+    def _commit(self, message: Message) -> None:
+        """Add a finished message to the thread (one sync of `messages`)."""
+        self.messages = [*self.messages, message]
+        if message["status"] == "incomplete":
+            self._events.emit("message.incomplete", dict(message))
+        else:
+            self._events.emit("message.completed", dict(message))
+        self._events.emit("messages.changed", {"messages": list(self.messages)})
+        if message["role"] == "user" and self.thread.get("title") == "New chat":
+            title = " ".join(text_of(message).split())
+            self.thread = {**self.thread, "title": title[:60] + ("…" if len(title) > 60 else "")}
+            self.threads = [self.thread]
+
+    def _show_draft(self, message: Message | None) -> None:
+        self._to_front_end({"kind": "draft", "message": message})
+
+    def _to_front_end(self, payload: dict[str, Any]) -> None:
+        # `send` is the copilot's own API here, so custom messages go through Widget.send.
+        ipywidgets.Widget.send(self, payload)
+
+    def _report_error(self, error: CopilotError) -> None:
+        retryable = bool(getattr(error, "retryable", False))
+        data = {"type": error.type, "message": str(error), "retryable": retryable}
+        self.error = data
+        if error.type == "authentication_error":
+            self.needs_setup = True
+        self._events.emit("error", dict(data))
+
+    def _report_action_error(self, action: str, tool_call_id: str, message: str) -> None:
+        self._events.emit(
+            "error",
+            {"type": "action_error", "message": message, "action": action,
+             "tool_call_id": tool_call_id},
+        )
+
+    def _report_callback_error(self, event_type: str, exc: BaseException) -> None:
+        if event_type == "error":
+            return  # never loop: a failing error callback is only logged
+        self._report_error(
+            CopilotError(f"A callback for the {event_type!r} event failed: {exc!r}")
+        )
+
+    # -- events -------------------------------------------------------------------------
+    def on(self, type: str, callback: Callback) -> None:
+        """Call `callback(event)` on each event of `type` (copilotjs names)."""
+        self._events.on(type, callback)
+
+    def off(self, type: str, callback: Callback | None = None) -> None:
+        """Remove a callback (or all callbacks of `type`)."""
+        self._events.off(type, callback)
+
+    # -- the front end ------------------------------------------------------------------
+    def _on_front_end_message(self, _: Any, content: Any, buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("kind")
+        try:
+            if kind == "ready":
+                self._view_ready()
+            elif kind == "send":
+                self.send(content.get("text", ""))
+            elif kind == "cancel":
+                self.cancel()
+            elif kind == "retry":
+                self.retry()
+            elif kind == "dismiss_error":
+                self.error = None
+            else:
+                logger.warning("Ignored an unknown message from the front end: %r", kind)
+        except CopilotError as exc:
+            if exc.type != "authentication_error":  # already reported with the setup card
+                self._report_error(exc)
+
+    def _view_ready(self) -> None:
+        draft = self._run.draft_snapshot() if self._run and not self._run.done() else None
+        self._to_front_end({"kind": "draft", "message": draft})
+        if not self.is_ready:
+            self.is_ready = True
+            self._events.emit("isReady.changed", {"old_is_ready": False, "new_is_ready": True})
+            self._events.emit("ready", {})
+
+
+_SETUP_HINT = (
+    "No credentials are configured. Set the OPENAI_API_KEY environment variable, or pass "
+    "api_key=... (and base_url=... for Ollama, vLLM or another OpenAI-compatible server) "
+    "or client=openai.AsyncOpenAI(...) to Copilot()."
+)
+
+
+def _check_str(name: str, value: Any, *, empty_ok: bool = True) -> None:
+    if not isinstance(value, str) or (not empty_ok and not value.strip()):
+        kind = "a string" if empty_ok else "a non-empty string"
+        raise InvalidOptionsError(f"{name} must be {kind}, got {value!r}.")
+
+
+def _make_client(
+    client: openai.AsyncOpenAI | openai.OpenAI | None, api_key: str | None, base_url: str | None
+) -> openai.AsyncOpenAI | None:
+    if isinstance(client, openai.AsyncOpenAI):
+        return client
+    if isinstance(client, openai.OpenAI):
+        # Runs stream on the event loop, so a sync client is re-created as an async one.
+        return openai.AsyncOpenAI(
+            api_key=client.api_key,
+            organization=client.organization,
+            project=client.project,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            max_retries=client.max_retries,
+        )
+    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    if api_key is None and base_url is None:
+        return None
+    # Local servers (Ollama, vLLM, llama.cpp) take any key.
+    return openai.AsyncOpenAI(api_key=api_key or "unused", base_url=base_url)
+
+
+def _is_offline_demo(client: openai.AsyncOpenAI) -> bool:
+    from . import testing
+
+    return testing.is_offline_demo(client)
+
