@@ -129,8 +129,8 @@ class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
                 f"Copilot() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
                 f"accepted: {', '.join(OPTIONS)}."
             )
-        model = model if model is not None else os.environ.get("COPILOT_WIDGET_MODEL")
-        model = model or DEFAULT_MODEL
+        if model is None:
+            model = os.environ.get("COPILOT_WIDGET_MODEL") or DEFAULT_MODEL
         _check_str("model", model, empty_ok=False)
         _check_str("instructions", instructions)
         _check_str("title", title)
@@ -355,8 +355,6 @@ class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
         retryable = bool(getattr(error, "retryable", False))
         data = {"type": error.type, "message": str(error), "retryable": retryable}
         self.error = data
-        if error.type == "authentication_error":
-            self.needs_setup = True
         self._events.emit("error", dict(data))
 
     def _report_action_error(self, action: str, tool_call_id: str, message: str) -> None:

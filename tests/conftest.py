@@ -1,0 +1,35 @@
+"""Shared fixtures: a scripted OpenAI-compatible server and a Copilot wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from copilot_widget import Copilot
+from copilot_widget.testing import ScriptedServer
+
+
+@pytest.fixture(autouse=True)
+def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests never reach a real provider, whatever the machine's environment says.
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "COPILOT_WIDGET_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[..., tuple[Copilot, ScriptedServer]]]:
+    """`copilot, server = scripted([replies...], **copilot_options)`."""
+    servers: list[ScriptedServer] = []
+
+    def make(script: Any, **options: Any) -> tuple[Copilot, ScriptedServer]:
+        server = ScriptedServer(script).start()
+        servers.append(server)
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+        return Copilot(client=client, **options), server
+
+    yield make
+    for server in servers:
+        server.stop()

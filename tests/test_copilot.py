@@ -1,0 +1,249 @@
+"""The Copilot widget: options, synced state, secrets, events, and the front end's messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import openai
+import pytest
+
+from copilot_widget import Copilot, InvalidOptionsError
+from copilot_widget._messages import text_of
+from copilot_widget.testing import text
+
+
+class Wire:
+    """Records what the widget sends over its comm (state updates and custom messages)."""
+
+    def __init__(self, copilot: Copilot) -> None:
+        self.sent: list[dict[str, Any]] = []
+        copilot.comm.send = self._send  # type: ignore[method-assign]
+
+    def _send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+        self.sent.append(json.loads(json.dumps(data)))  # as serialised at send time
+
+    def custom(self, kind: str | None = None) -> list[dict[str, Any]]:
+        out = [m["content"] for m in self.sent if m.get("method") == "custom"]
+        return [m for m in out if kind is None or m["kind"] == kind]
+
+    def updates(self, name: str) -> list[Any]:
+        return [
+            m["state"][name] for m in self.sent if m.get("method") == "update" and name in m["state"]
+        ]
+
+
+def test_unknown_keyword_is_a_type_error_naming_the_accepted_ones() -> None:
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) temperature.*max_steps"):
+        Copilot(api_key="k", temperature=0.2)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_steps": 0}, "max_steps must be a whole number >= 1"),
+        ({"max_steps": 2.5}, "max_steps"),
+        ({"model": ""}, "model must be a non-empty string"),
+        ({"suggestions": "hello"}, "suggestions must be a list of strings"),
+        ({"client": "not a client"}, "client must be an openai.AsyncOpenAI"),
+        ({"title": 3}, "title must be a string"),
+        ({"actions": [print]}, "actions must be a dict"),
+    ],
+)
+def test_bad_option_values_are_refused_clearly(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidOptionsError, match=message):
+        Copilot(api_key="k", **options)
+
+
+def test_action_options_are_checked() -> None:
+    copilot = Copilot(api_key="k")
+
+    def act() -> None:
+        pass
+
+    with pytest.raises(TypeError, match="accepted: name, description"):
+        copilot.action(act, colour="red")
+    with pytest.raises(InvalidOptionsError, match="available must be one of"):
+        copilot.action(act, available="sometimes")
+    with pytest.raises(InvalidOptionsError, match="timeout must be a positive"):
+        copilot.action(act, timeout=-1)
+    with pytest.raises(InvalidOptionsError, match="not valid"):
+        copilot.action(act, name="has space")
+    copilot.action(act)
+    with pytest.raises(InvalidOptionsError, match="already registered"):
+        copilot.action(act)
+    copilot.remove_action("act")
+    assert copilot.actions == {} and copilot.action_specs == []
+    with pytest.raises(KeyError):
+        copilot.remove_action("act")
+
+
+def test_actions_dict_and_public_specs_hold_no_handlers() -> None:
+    def create_shape(kind: str) -> None:
+        """Create a shape."""
+
+    copilot = Copilot(api_key="k", actions={"createShape": create_shape})
+    assert list(copilot.actions) == ["createShape"]
+    (spec,) = copilot.action_specs
+    assert spec == {
+        "name": "createShape",
+        "description": "Create a shape.",
+        "parameters": copilot.actions["createShape"].schema.parameters,
+        "kind": "backend",
+        "available": "enabled",
+        "confirm": False,
+        "paired_action": None,
+    }
+    json.dumps(copilot.get_state())  # all synced state is plain JSON
+
+
+def test_no_secret_in_synced_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-very-secret-123"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    for copilot in (
+        Copilot(),
+        Copilot(api_key=secret, base_url="http://127.0.0.1:9/v1"),
+        Copilot(client=openai.AsyncOpenAI(api_key=secret)),
+        Copilot(client=openai.OpenAI(api_key=secret)),
+    ):
+        state = json.dumps(copilot.get_state(), default=str)
+        assert secret not in state
+        assert copilot.needs_setup is False
+
+
+def test_no_credentials_shows_setup_and_refuses_to_send() -> None:
+    copilot = Copilot()
+    assert copilot.needs_setup is True
+    wire = Wire(copilot)
+    events: list[dict[str, Any]] = []
+    copilot.on("error", lambda e: events.append(e["data"]))
+    copilot._handle_custom_msg({"kind": "send", "text": "hi"}, [])
+    assert copilot.error is not None and copilot.error["type"] == "authentication_error"
+    assert "OPENAI_API_KEY" in copilot.error["message"]
+    assert [e["type"] for e in events] == ["authentication_error"]
+    assert copilot.messages == []
+    assert wire.updates("error")
+
+
+def test_empty_message_is_refused() -> None:
+    copilot = Copilot(api_key="k")
+    with pytest.raises(InvalidOptionsError, match="empty message"):
+        copilot.send("   ")
+    copilot._handle_custom_msg({"kind": "send", "text": ""}, [])
+    assert copilot.error is not None and copilot.error["type"] == "invalid_options_error"
+    assert copilot.messages == []
+
+
+def test_ready_from_a_view_sets_is_ready_and_emits_events() -> None:
+    copilot = Copilot(api_key="k")
+    events: list[str] = []
+    for kind in ("ready", "isReady.changed"):
+        copilot.on(kind, lambda e: events.append(e["type"]))
+    wire = Wire(copilot)
+    copilot._handle_custom_msg({"kind": "ready"}, [])
+    copilot._handle_custom_msg({"kind": "ready"}, [])  # a second view
+    assert copilot.is_ready is True
+    assert events == ["isReady.changed", "ready"]
+    assert wire.custom("draft") == [{"kind": "draft", "message": None}] * 2
+
+
+def test_unknown_event_type_is_refused_and_failing_callbacks_never_break_a_run(
+    scripted: Any,
+) -> None:
+    copilot, _ = scripted([text("fine")])
+    with pytest.raises(InvalidOptionsError, match="Unknown event type"):
+        copilot.on("message.done", print)
+
+    def broken(event: dict[str, Any]) -> None:
+        raise RuntimeError("callback bug")
+
+    seen: list[str] = []
+    copilot.on("message.completed", broken)
+    copilot.on("message.completed", lambda e: seen.append(e["data"]["role"]))
+    run = copilot.send("hi")
+    assert run.status == "completed"
+    assert seen == ["user", "assistant"]
+    assert copilot.error is not None and "callback bug" in copilot.error["message"]
+    copilot.off("message.completed", broken)
+    copilot.off("message.completed")
+
+
+def test_status_and_messages_events_in_order(scripted: Any) -> None:
+    copilot, _ = scripted([text("a")])
+    events: list[tuple[str, Any]] = []
+    for kind in ("status.changed", "messages.changed", "message.completed"):
+        copilot.on(kind, lambda e: events.append((e["type"], e["data"])))
+    copilot.send("go")
+    kinds = [k for k, _ in events]
+    assert kinds == [
+        "message.completed",
+        "messages.changed",
+        "status.changed",
+        "message.completed",
+        "messages.changed",
+        "status.changed",
+    ]
+    assert events[2][1] == {"old_status": "idle", "new_status": "working"}
+    assert events[5][1] == {"old_status": "working", "new_status": "idle"}
+    assert len(events[4][1]["messages"]) == 2
+
+
+async def test_tokens_travel_as_batched_deltas_not_message_resyncs(scripted: Any) -> None:
+    pieces = [f"w{i} " for i in range(300)]
+    copilot, _ = scripted([text(*pieces, delay=0.001)])
+    wire = Wire(copilot)
+    await copilot.send("stream")
+    deltas = wire.custom("delta")
+    assert "".join(d.get("text", "") for d in deltas) == "".join(pieces)
+    assert 1 < len(deltas) < len(pieces)  # batched, yet streamed
+    # `messages` is synced at message boundaries only: the user's and the assistant's.
+    assert len(wire.updates("messages")) == 2
+    drafts = [d for d in wire.custom("draft") if d["message"]]
+    assert drafts and all(d["message"]["status"] == "in_progress" for d in drafts)
+
+
+async def test_a_view_opened_mid_run_catches_up(scripted: Any) -> None:
+    copilot, _ = scripted([text(*[f"{i} " for i in range(100)], delay=0.005)])
+    wire = Wire(copilot)
+    run = copilot.send("go")
+    await asyncio.sleep(0.2)
+    copilot._handle_custom_msg({"kind": "ready"}, [])
+    snapshot = wire.custom("draft")[-1]["message"]
+    before = len(wire.custom("delta"))
+    await run
+    later = "".join(d.get("text", "") for d in wire.custom("delta")[before:])
+    # The snapshot plus every later delta is exactly the final text.
+    assert snapshot["content"][0]["text"]["value"] + later == text_of(copilot.messages[-1])
+    assert snapshot["content"][0]["text"]["value"]
+
+
+async def test_cancel_and_retry_from_the_front_end(scripted: Any) -> None:
+    from copilot_widget.testing import error
+
+    copilot, _ = scripted([text(*["x"] * 100, delay=0.02), error(500), text("ok")])
+    run = copilot.send("go")
+    await asyncio.sleep(0.1)
+    copilot._handle_custom_msg({"kind": "cancel"}, [])
+    await run
+    assert run.status == "cancelled"
+    copilot._handle_custom_msg({"kind": "send", "text": "again"}, [])
+    assert copilot.run is not None
+    await copilot.run
+    assert copilot.error is not None and copilot.error["retryable"]
+    copilot._handle_custom_msg({"kind": "retry"}, [])
+    await copilot.run
+    assert text_of(copilot.messages[-1]) == "ok"
+    assert copilot.error is None
+    copilot.error = {"type": "server_error", "message": "m", "retryable": True}
+    copilot._handle_custom_msg({"kind": "dismiss_error"}, [])
+    assert copilot.error is None
+
+
+def test_offline_demo_client_sets_the_badge() -> None:
+    from copilot_widget.testing import offline_demo_client
+
+    copilot = Copilot(client=offline_demo_client([text("hello offline")]))
+    assert copilot.offline_demo is True
+    assert text_of(copilot.send("hi").message or copilot.messages[-1]) == "hello offline"
+    assert Copilot(api_key="k").offline_demo is False
