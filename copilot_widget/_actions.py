@@ -1,4 +1,4 @@
-"""Actions: Python functions the copilot can call (backend) or that update the notebook (frontend)."""
+"""Actions: functions the copilot calls (backend) or that update what the user sees (frontend)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,11 @@ import json
 import logging
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
+import openai
 import pydantic
+from openai.types.chat import ChatCompletionChunk
 
 from ._errors import CopilotError, ProviderError, provider_error
 from ._messages import (
@@ -150,8 +152,13 @@ class Run:
         pending_text = self._pending_text
         last_flush = time.monotonic()
         try:
-            stream = await copilot._client_for_run().chat.completions.create(
-                model=copilot.model, messages=request, stream=True, **options
+            stream: openai.AsyncStream[
+                ChatCompletionChunk
+            ] = await copilot._client_for_run().chat.completions.create(
+                model=copilot.model,
+                messages=cast(Any, request),
+                stream=True,
+                **options,
             )
         except Exception as exc:
             raise provider_error(exc) from exc
@@ -270,7 +277,8 @@ class Run:
             raw = json.loads(call["arguments"] or "{}")
         except json.JSONDecodeError as exc:
             self._fail_call(
-                call, f"The arguments are not valid JSON ({exc}). Send a JSON object.",
+                call,
+                f"The arguments are not valid JSON ({exc}). Send a JSON object.",
                 "invalid_arguments",
             )
             return
@@ -292,8 +300,10 @@ class Run:
                 call,
                 status="rejected",
                 result=to_json(
-                    {"error": "This action needs the user's approval, which was not given.",
-                     "type": "approval_required"}
+                    {
+                        "error": "This action needs the user's approval, which was not given.",
+                        "type": "approval_required",
+                    }
                 ),
             )
             return

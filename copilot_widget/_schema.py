@@ -82,9 +82,9 @@ def _strict_friendly(annotation: Any) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is Annotated:
-        return Annotated[(_strict_friendly(args[0]), *annotation.__metadata__)]  # type: ignore[misc]
+        return Annotated[(_strict_friendly(args[0]), *annotation.__metadata__)]
     if origin in (dict, Mapping) and args and args[0] is str:
-        value = _strict_friendly(args[1])
+        value: Any = _strict_friendly(args[1])
         item_model = pydantic.create_model(
             "KeyValue",
             __config__=ConfigDict(extra="forbid"),
@@ -98,10 +98,11 @@ def _strict_friendly(annotation: Any) -> Any:
             "items": schema,
             "description": "Key/value pairs of a mapping.",
         }
-        return Annotated[dict[str, value], BeforeValidator(_pairs_to_dict), WithJsonSchema(pairs_schema)]  # type: ignore[valid-type]
+        mapping: Any = dict[str, value]
+        return Annotated[mapping, BeforeValidator(_pairs_to_dict), WithJsonSchema(pairs_schema)]
     if origin in (list, Sequence, tuple, set, frozenset) and args:
-        inner = tuple(_strict_friendly(a) for a in args)
-        return list[inner[0]] if origin in (list, Sequence) else origin[inner]  # type: ignore[valid-type]
+        inner: Any = tuple(_strict_friendly(a) for a in args)
+        return list[inner[0]] if origin in (list, Sequence) else origin[inner]
     if origin in (Union, types.UnionType):
         return Union[tuple(_strict_friendly(a) for a in args)]  # noqa: UP007
     if typing.is_typeddict(annotation) and type(annotation).__module__ == "typing":
@@ -126,11 +127,16 @@ def _is_nullable(annotation: Any) -> bool:
     return False
 
 
+def _field(default: Any, description: str | None) -> Any:
+    # Without a docstring entry, leave any `Annotated[..., Field(description=...)]` in charge.
+    return Field(default, description=description) if description else Field(default)
+
+
 def _nullable(annotation: Any) -> Any:
     """`T | None`, keeping `Annotated` metadata (such as a description) on the outside."""
     if typing.get_origin(annotation) is Annotated:
         inner, *metadata = typing.get_args(annotation)
-        return Annotated[(inner | None, *metadata)]  # type: ignore[misc]
+        return Annotated[(inner | None, *metadata)]
     return annotation | None
 
 
@@ -140,15 +146,19 @@ def _build(
     description: str,
     defaults: set[str],
 ) -> ToolSchema:
-    # Check each parameter on its own first, so a refusal names the parameter.
+    # Each parameter is checked on its own first, so that a refusal names it.
     for pname, (annotation, _) in fields.items():
         try:
             pydantic.TypeAdapter(annotation).json_schema()
-        except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError) as exc:
+        except (
+            pydantic.PydanticSchemaGenerationError,
+            pydantic.PydanticUserError,
+            TypeError,
+        ) as exc:
             raise InvalidOptionsError(
                 f"Action {action!r}: parameter {pname!r} has a type that cannot become a JSON "
-                f"schema ({_describe(annotation)}: {exc}). Use str, int, float, bool, Literal, Enum, "
-                f"list, dict[str, ...], TypedDict, a dataclass or a pydantic model."
+                f"schema ({_describe(annotation)}: {exc}). Use str, int, float, bool, Literal, "
+                f"Enum, list, dict[str, ...], TypedDict, a dataclass or a pydantic model."
             ) from exc
     model = pydantic.create_model(  # type: ignore[call-overload]
         f"{action}_arguments", __config__=ConfigDict(extra="forbid"), **fields
@@ -159,7 +169,7 @@ def _build(
         raise InvalidOptionsError(
             f"Action {action!r}: its parameters cannot become a strict tool schema: {exc}"
         ) from exc
-    parameters = dict(tool["function"].get("parameters", {}))
+    parameters: dict[str, Any] = dict(tool["function"].get("parameters", {}))
     parameters.pop("title", None)
     for prop in parameters.get("properties", {}).values():
         prop.pop("title", None)
@@ -182,7 +192,9 @@ def _describe(annotation: Any) -> str:
     return repr(annotation).replace("typing.", "")
 
 
-def schema_from_function(action: str, fn: Callable[..., Any], description: str | None) -> ToolSchema:
+def schema_from_function(
+    action: str, fn: Callable[..., Any], description: str | None
+) -> ToolSchema:
     """Schema from a function's type hints and docstring."""
     summary, param_docs = function_docs(fn)
     try:
@@ -210,14 +222,14 @@ def schema_from_function(action: str, fn: Callable[..., Any], description: str |
                 f"(for example `{param.name}: str`) so the model knows what to send."
             )
         annotation = _strict_friendly(hints[param.name])
-        doc = {"description": param_docs[param.name]} if param.name in param_docs else {}
+        doc = param_docs.get(param.name)
         if param.default is _NO_DEFAULT:
-            fields[param.name] = (annotation, Field(..., **doc))  # type: ignore[arg-type]
+            fields[param.name] = (annotation, _field(..., doc))
         else:
             if not _is_nullable(annotation):
                 defaults.add(param.name)
                 annotation = _nullable(annotation)
-            fields[param.name] = (annotation, Field(param.default, **doc))  # type: ignore[arg-type]
+            fields[param.name] = (annotation, _field(param.default, doc))
     return _build(action, fields, description or summary, defaults)
 
 
@@ -248,7 +260,9 @@ def _copilotkit_type(action: str, spec: Mapping[str, Any], path: str) -> Any:
     return list[item] if is_list else item
 
 
-def _copilotkit_model(action: str, params: Sequence[Mapping[str, Any]], path: str) -> type[BaseModel]:
+def _copilotkit_model(
+    action: str, params: Sequence[Mapping[str, Any]], path: str
+) -> type[BaseModel]:
     fields = _copilotkit_fields(action, params, path)
     return pydantic.create_model(  # type: ignore[call-overload, no-any-return]
         f"{action}_{path or 'arguments'}".replace(".", "_"),
@@ -290,9 +304,7 @@ def schema_from_parameters(
     summary, _ = function_docs(fn)
     text = description or summary
     if isinstance(parameters, type) and issubclass(parameters, BaseModel):
-        fields = {
-            name: (info.annotation, info) for name, info in parameters.model_fields.items()
-        }
+        fields = {name: (info.annotation, info) for name, info in parameters.model_fields.items()}
         return _build(action, fields, text or inspect.getdoc(parameters) or "", set())
     return _build(action, _copilotkit_fields(action, parameters, ""), text, set())
 

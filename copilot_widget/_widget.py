@@ -27,7 +27,7 @@ logger = logging.getLogger("copilot_widget")
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
 export default { render({ el }) {
-  el.textContent = "copilot-widget: the front end is not built. Run `npm install && npm run build`.";
+  el.textContent = "copilot-widget: the front end is not built (npm install && npm run build).";
 } };
 """
 DEFAULT_MODEL = "gpt-5-mini"
@@ -76,7 +76,7 @@ class Readable:
         return f"## {self.description}\n{text}"
 
 
-class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
+class Copilot(anywidget.AnyWidget):
     """A chat copilot in a notebook. Display it as a cell's last expression."""
 
     _esm = _STATIC / "widget.js" if (_STATIC / "widget.js").exists() else _MISSING_BUNDLE
@@ -84,21 +84,23 @@ class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
 
     thread = traitlets.Dict().tag(sync=True)
     """The selected thread: `id`, `object`, `title`, `created_at`."""
-    threads = traitlets.List().tag(sync=True)
+    threads: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
     """The threads in scope."""
     status = traitlets.Unicode("idle").tag(sync=True)
     """`idle`, `working`, `cancelling` or `requires_action`."""
-    messages = traitlets.List().tag(sync=True)
+    messages: traitlets.List[Message] = traitlets.List().tag(sync=True)
     """The selected thread's messages; updated at message boundaries, never per token."""
     is_ready = traitlets.Bool(False).tag(sync=True)
     """True once a view is connected and the copilot can take prompts."""
-    error = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    error: traitlets.Dict[str, Any] | None = traitlets.Dict(
+        allow_none=True, default_value=None
+    ).tag(sync=True)
     """The last error shown to the user: `type`, `message`, `retryable`; None when clear."""
     suggestions = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """Prompts shown as clickable chips."""
     title = traitlets.Unicode("Copilot").tag(sync=True)
     """The chat's header."""
-    action_specs = traitlets.List().tag(sync=True)
+    action_specs: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
     """Public descriptions of the actions (names, descriptions, schemas; never handlers)."""
     offline_demo = traitlets.Bool(False).tag(sync=True)
     """True when the copilot talks to an offline scripted server (shows a badge)."""
@@ -135,8 +137,13 @@ class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
         _check_str("instructions", instructions)
         _check_str("title", title)
         _check_str("app_id", app_id, empty_ok=False)
-        for name, value in (("api_key", api_key), ("base_url", base_url), ("thread_id", thread_id),
-                            ("user_id", user_id), ("company_id", company_id)):
+        for name, value in (
+            ("api_key", api_key),
+            ("base_url", base_url),
+            ("thread_id", thread_id),
+            ("user_id", user_id),
+            ("company_id", company_id),
+        ):
             if value is not None:
                 _check_str(name, value, empty_ok=False)
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
@@ -185,9 +192,7 @@ class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
     @overload
     def action(self, fn: Callable[..., Any], /) -> Callable[..., Any]: ...
     @overload
-    def action(
-        self, fn: Callable[..., Any], /, **options: Any
-    ) -> Callable[..., Any]: ...
+    def action(self, fn: Callable[..., Any], /, **options: Any) -> Callable[..., Any]: ...
     @overload
     def action(self, /, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
@@ -269,8 +274,8 @@ class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
         if not self.messages:
             raise InvalidOptionsError("There is nothing to retry: the thread is empty.")
         last = self.messages[-1]
-        details = last.get("incomplete_details") or {}
-        if last["role"] == "assistant" and details.get("reason") == "run_failed":
+        details = last["incomplete_details"]
+        if last["role"] == "assistant" and details and details["reason"] == "run_failed":
             self.messages = self.messages[:-1]
         return self._start()
 
@@ -360,16 +365,18 @@ class Copilot(anywidget.AnyWidget):  # type: ignore[misc]
     def _report_action_error(self, action: str, tool_call_id: str, message: str) -> None:
         self._events.emit(
             "error",
-            {"type": "action_error", "message": message, "action": action,
-             "tool_call_id": tool_call_id},
+            {
+                "type": "action_error",
+                "message": message,
+                "action": action,
+                "tool_call_id": tool_call_id,
+            },
         )
 
     def _report_callback_error(self, event_type: str, exc: BaseException) -> None:
         if event_type == "error":
             return  # never loop: a failing error callback is only logged
-        self._report_error(
-            CopilotError(f"A callback for the {event_type!r} event failed: {exc!r}")
-        )
+        self._report_error(CopilotError(f"A callback for the {event_type!r} event failed: {exc!r}"))
 
     # -- events -------------------------------------------------------------------------
     def on(self, type: str, callback: Callback) -> None:
@@ -451,4 +458,3 @@ def _is_offline_demo(client: openai.AsyncOpenAI) -> bool:
     from . import testing
 
     return testing.is_offline_demo(client)
-

@@ -30,7 +30,9 @@ class Wire:
 
     def updates(self, name: str) -> list[Any]:
         return [
-            m["state"][name] for m in self.sent if m.get("method") == "update" and name in m["state"]
+            m["state"][name]
+            for m in self.sent
+            if m.get("method") == "update" and name in m["state"]
         ]
 
 

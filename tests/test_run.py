@@ -198,9 +198,7 @@ def test_invalid_arguments_never_reach_the_handler(
 
 
 def test_unknown_and_disabled_tools_are_answered(scripted: Any) -> None:
-    copilot, server = scripted(
-        [tool_calls(call("nope", {}), call("hidden", {})), text("ok")]
-    )
+    copilot, server = scripted([tool_calls(call("nope", {}), call("hidden", {})), text("ok")])
 
     @copilot.action(available="disabled")
     def hidden() -> None:
@@ -342,9 +340,7 @@ def test_provider_errors_give_an_error_event_and_leave_a_valid_thread(
 
 
 def test_cut_during_tool_call_arguments_leaves_every_call_answered(scripted: Any) -> None:
-    copilot, server = scripted(
-        [cut(tool_calls(call("act", {"x": 1}, split=3))), text("fine")]
-    )
+    copilot, server = scripted([cut(tool_calls(call("act", {"x": 1}, split=3))), text("fine")])
 
     @copilot.action
     def act(x: int) -> None:

@@ -210,7 +210,10 @@ def test_copilotkit_parameter_list() -> None:
             {
                 "name": "items",
                 "type": "object[]",
-                "attributes": [{"name": "label", "type": "string"}, {"name": "n", "type": "number"}],
+                "attributes": [
+                    {"name": "label", "type": "string"},
+                    {"name": "n", "type": "number"},
+                ],
             },
         ],
     )
