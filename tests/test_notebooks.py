@@ -1,0 +1,40 @@
+"""The demo notebooks run top to bottom on a kernel, offline, and their copilots work."""
+
+from __future__ import annotations
+
+import pathlib
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = pathlib.Path(__file__).parent.parent / "notebooks"
+
+
+def run_notebook(name: str, extra: list[str]) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nb.cells.extend(nbformat.v4.new_code_cell(source) for source in extra)
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    return nb
+
+
+def outputs_text(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") + str(o.get("data", {})) for o in cell.get("outputs", []))
+
+
+def test_quickstart_runs_offline_and_the_paired_action_updates_the_greeting() -> None:
+    nb = run_notebook(
+        "01_quickstart.ipynb",
+        [
+            "print('offline', copilot.offline_demo)\n"
+            "message = await copilot.send('Who is user 2?')\n"
+            "print([c['status'] for c in copilot.messages[1]['tool_calls']])\n"
+            "print(message['content'][0]['text']['value'])",
+        ],
+    )
+    last = outputs_text(nb.cells[-1])
+    assert "offline True" in last
+    assert "['completed']" in last
+    assert "That is **Ada Lovelace** (ada@example.com)" in last
+    # The paired frontend action updated the greeting display in place.
+    greeting = next(c for c in nb.cells if "id='greeting'" in outputs_text(c))
+    assert "hello Ada Lovelace" in outputs_text(greeting)
