@@ -1,0 +1,105 @@
+"""Kernel-side cost of streaming, measured side by side in one run.
+
+1. 5,000 tokens from the scripted server at full speed, consumed (a) by the raw openai client
+   and (b) by a headless Copilot run: time per token and the ratio b/a (goal: <= 1.10).
+2. Bytes sent to the front end per streamed token with a thread of 10 and of 2,000 messages
+   (goal: the same, O(1) in the thread's length).
+
+    python bench/stream.py [--tokens 5000] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from typing import Any
+
+import openai
+
+from copilot_widget import Copilot
+from copilot_widget._messages import new_message
+from copilot_widget.testing import ScriptedServer, text
+
+
+class CountingComm:
+    """Counts the JSON bytes the widget sends through its comm."""
+
+    def __init__(self, copilot: Copilot) -> None:
+        self.delta_bytes = 0
+        self.other_bytes = 0
+        copilot.comm.send = self.send
+
+    def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+        size = len(json.dumps(data, separators=(",", ":")))
+        if data.get("method") == "custom" and data["content"]["kind"] == "delta":
+            self.delta_bytes += size
+        else:
+            self.other_bytes += size
+
+
+def tokens(n: int) -> list[str]:
+    return [f"tok{i % 100} " for i in range(n)]
+
+
+async def raw_client(base_url: str) -> float:
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    start = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model="bench", messages=[{"role": "user", "content": "go"}], stream=True
+    )
+    parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+    elapsed = time.perf_counter() - start
+    assert len(parts) > 0
+    await client.close()
+    return elapsed
+
+
+async def copilot_run(base_url: str, thread_length: int = 0) -> tuple[float, CountingComm]:
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    copilot = Copilot(client=client)
+    thread_id = copilot.thread["id"]
+    copilot.messages = [
+        new_message("user" if i % 2 == 0 else "assistant", thread_id, None, f"message {i} " * 20,
+                    status="completed")
+        for i in range(thread_length)
+    ]  # fmt: skip
+    comm = CountingComm(copilot)
+    start = time.perf_counter()
+    await copilot.send("go")
+    elapsed = time.perf_counter() - start
+    await client.close()
+    return elapsed, comm
+
+
+async def main(n: int, repeats: int) -> None:
+    with ScriptedServer(lambda request: text(*tokens(n))) as server:
+        await raw_client(server.base_url)  # warm up both paths
+        await copilot_run(server.base_url)
+        raw, run = [], []
+        for _ in range(repeats):  # interleaved, so drift affects both alike
+            raw.append(await raw_client(server.base_url))
+            run.append((await copilot_run(server.base_url))[0])
+        a, b = statistics.median(raw), statistics.median(run)
+        print(f"{n} tokens, median of {repeats} runs each")
+        print(f"  (a) raw openai client : {a * 1e3:8.1f} ms  {a / n * 1e6:6.1f} us/token")
+        print(f"  (b) Copilot run       : {b * 1e3:8.1f} ms  {b / n * 1e6:6.1f} us/token")
+        print(f"  ratio b/a             : {b / a:8.3f}   (goal <= 1.10)")
+
+        print("bytes to the front end per streamed token (deltas only):")
+        for length in (10, 2000):
+            _, comm = await copilot_run(server.base_url, length)
+            print(
+                f"  thread of {length:5d} messages: {comm.delta_bytes / n:6.2f} bytes/token"
+                f"  (plus {comm.other_bytes} bytes of message-boundary syncs in the run)"
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=7)
+    options = parser.parse_args()
+    asyncio.run(main(options.tokens, options.repeats))
