@@ -101,7 +101,7 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
     env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path_factory.mktemp("jupyter-config"))
     shutil.copy(settings / "overrides.json", env["JUPYTER_CONFIG_DIR"])
-    log = open(root.parent / "jupyter.log", "w")  # noqa: SIM115 - closed at teardown
+    log = open(root.parent / "jupyter.log", "w")
     process = subprocess.Popen(
         [
             sys.executable, "-m", "jupyterlab",
