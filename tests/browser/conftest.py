@@ -79,19 +79,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
     root = tmp_path_factory.mktemp("jupyter-root")
+    # The news and update checks put a notification over part of the page: turn them off.
     settings = tmp_path_factory.mktemp("lab-settings")
-    (settings / "overrides.json").write_text(
-        json.dumps(
-            {
-                "@jupyterlab/apputils-extension:notification": {
-                    "checkForUpdates": False,
-                    "fetchNews": "false",
-                }
-            }
-        )
+    plugin = settings / "@jupyterlab" / "apputils-extension"
+    plugin.mkdir(parents=True)
+    (plugin / "notification.jupyterlab-settings").write_text(
+        json.dumps({"checkForUpdates": False, "fetchNews": "false"})
     )
-    # The news and update checks cover part of the page; the settings dir turns them off.
-    (settings / "@jupyterlab").mkdir()
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         k: v
@@ -100,7 +94,6 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
     }
     env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path_factory.mktemp("jupyter-config"))
-    shutil.copy(settings / "overrides.json", env["JUPYTER_CONFIG_DIR"])
     log = open(root.parent / "jupyter.log", "w")
     process = subprocess.Popen(
         [
