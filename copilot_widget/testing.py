@@ -773,6 +773,7 @@ class ScriptedServer:
         self._port: int | None = None
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
+        self._finished_at: list[float] = []
         self._served = 0  # replies taken from a list script
         self._count = 0  # chat completion requests received
         self._state = "new"  # new -> running -> stopped
@@ -887,6 +888,13 @@ class ScriptedServer:
         """The JSON bodies of the chat completion requests received so far, in order."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def finished_at(self) -> list[float]:
+        """Wall-clock times (``time.time()``) at which each complete stream was sent, in order:
+        for measuring how long after the last chunk a client shows it."""
+        with self._lock:
+            return list(self._finished_at)
 
     @property
     def unused(self) -> list[Reply]:
@@ -1041,6 +1049,8 @@ class ScriptedServer:
         for event in stream.tail:
             await response.event(event)
         await response.end_stream()
+        with self._lock:
+            self._finished_at.append(time.time())
         return True
 
 

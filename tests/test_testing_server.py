@@ -648,3 +648,15 @@ def test_replies_reject_mistakes_early() -> None:
         ScriptedServer("text")
     with pytest.raises(TypeError, match=r"script\[1\]"):
         ScriptedServer([text("ok"), 42])  # type: ignore[list-item]
+
+
+def test_finished_at_records_when_each_complete_stream_was_sent() -> None:
+    with ScriptedServer([text("a", "b"), cut(text("c"))]) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="t", max_retries=0)
+        before = time.time()
+        list(client.chat.completions.create(model="m", messages=[], stream=True))
+        assert len(server.finished_at) == 1 and before <= server.finished_at[0] <= time.time()
+        with pytest.raises(openai.APIConnectionError):
+            list(client.chat.completions.create(model="m", messages=[], stream=True))
+        assert len(server.finished_at) == 1  # a cut stream never finished
+        client.close()
