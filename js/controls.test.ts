@@ -1,0 +1,243 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FakeModel, message, mount } from "./fake-model";
+
+const cleanups: (() => Promise<void>)[] = [];
+async function view(model: FakeModel): Promise<HTMLElement> {
+  const { el, cleanup } = await mount(model);
+  cleanups.push(cleanup);
+  return el;
+}
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+  vi.restoreAllMocks();
+});
+
+function get<T extends HTMLElement = HTMLElement>(el: HTMLElement, testid: string): T {
+  const found = el.querySelector<T>(`[data-testid="${testid}"]`);
+  if (found === null) throw new Error(`no [data-testid="${testid}"]`);
+  return found;
+}
+const visible = (node: HTMLElement) => !node.closest("[hidden]");
+
+function press(target: HTMLElement, key: string, init: KeyboardEventInit = {}): KeyboardEvent {
+  const event = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, ...init });
+  target.dispatchEvent(event);
+  return event;
+}
+const prompts = (model: FakeModel) => model.sent.filter((m) => m.kind === "send");
+
+describe("composer", () => {
+  it("sends on Enter, trims, and clears the input", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    const input = get<HTMLTextAreaElement>(el, "composer-input");
+    input.value = "  Add 2 circles  ";
+    const event = press(input, "Enter");
+    expect(event.defaultPrevented).toBe(true);
+    expect(prompts(model)).toEqual([{ kind: "send", text: "Add 2 circles" }]);
+    expect(input.value).toBe("");
+  });
+
+  it("keeps Shift+Enter for a new line and does not send an empty prompt", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    const input = get<HTMLTextAreaElement>(el, "composer-input");
+    input.value = "line one";
+    expect(press(input, "Enter", { shiftKey: true }).defaultPrevented).toBe(false);
+    input.value = "   ";
+    press(input, "Enter");
+    expect(prompts(model)).toEqual([]);
+  });
+
+  it("sends with the Send button", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    get<HTMLTextAreaElement>(el, "composer-input").value = "hello";
+    get(el, "send-button").click();
+    expect(prompts(model)).toEqual([{ kind: "send", text: "hello" }]);
+  });
+
+  it("turns Send into Stop while a run is going on", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    expect(visible(get(el, "send-button"))).toBe(true);
+    expect(visible(get(el, "stop-button"))).toBe(false);
+
+    model.set("status", "working");
+    expect(visible(get(el, "send-button"))).toBe(false);
+    expect(visible(get(el, "stop-button"))).toBe(true);
+    // Typing goes on, but Enter does not start a second run.
+    const input = get<HTMLTextAreaElement>(el, "composer-input");
+    input.value = "next";
+    press(input, "Enter");
+    expect(prompts(model)).toEqual([]);
+    expect(input.value).toBe("next");
+
+    get(el, "stop-button").click();
+    expect(model.sent.at(-1)).toEqual({ kind: "cancel" });
+    model.set("status", "cancelling");
+    expect(get<HTMLButtonElement>(el, "stop-button").disabled).toBe(true);
+    model.set("status", "idle");
+    expect(visible(get(el, "send-button"))).toBe(true);
+  });
+
+  it.each([
+    [{ needs_setup: true }, /setup/i],
+    [{ is_ready: false }, /kernel/i],
+  ])("is disabled with a visible reason (%o)", async (state, reason) => {
+    const model = new FakeModel(state);
+    const el = await view(model);
+    const input = get<HTMLTextAreaElement>(el, "composer-input");
+    expect(input.disabled).toBe(true);
+    expect(get<HTMLButtonElement>(el, "send-button").disabled).toBe(true);
+    const described = el.querySelector<HTMLElement>(`#${input.getAttribute("aria-describedby")}`);
+    expect(described && visible(described)).toBe(true);
+    expect(described?.textContent).toMatch(reason);
+
+    model.set("needs_setup", false);
+    model.set("is_ready", true);
+    expect(input.disabled).toBe(false);
+    expect(described && visible(described)).toBe(false);
+  });
+
+  it("keeps keystrokes away from the notebook's shortcuts", async () => {
+    const el = await view(new FakeModel());
+    const root = get(el, "copilot-root");
+    // Lumino (JupyterLab 4, Notebook 7) skips its shortcuts inside this attribute.
+    expect(root.hasAttribute("data-lm-suppress-shortcuts")).toBe(true);
+    const seen = vi.fn();
+    for (const type of ["keydown", "keypress", "keyup"]) document.addEventListener(type, seen);
+    const input = get(el, "composer-input");
+    for (const type of ["keydown", "keypress", "keyup"]) {
+      input.dispatchEvent(new KeyboardEvent(type, { key: "d", bubbles: true }));
+    }
+    for (const type of ["keydown", "keypress", "keyup"]) document.removeEventListener(type, seen);
+    expect(seen).not.toHaveBeenCalled();
+  });
+});
+
+describe("suggestions", () => {
+  it("sends a suggestion when its chip is clicked, and hides chips while working", async () => {
+    const model = new FakeModel({ suggestions: ["Summarise the data", "Plot it"] });
+    const el = await view(model);
+    const chips = [...el.querySelectorAll<HTMLButtonElement>('[data-testid="suggestion"]')];
+    expect(chips.map((c) => c.textContent)).toEqual(["Summarise the data", "Plot it"]);
+    chips[1].click();
+    expect(prompts(model)).toEqual([{ kind: "send", text: "Plot it" }]);
+
+    model.set("status", "working");
+    expect(visible(chips[0])).toBe(false);
+    model.set("status", "idle");
+    model.set("suggestions", ["New one"]);
+    const updated = el.querySelectorAll('[data-testid="suggestion"]');
+    expect([...updated].map((c) => c.textContent)).toEqual(["New one"]);
+  });
+
+  it("hides chips when prompts cannot be sent", async () => {
+    const el = await view(new FakeModel({ suggestions: ["Hi"], needs_setup: true }));
+    expect(visible(get(el, "suggestion"))).toBe(false);
+  });
+});
+
+describe("error banner", () => {
+  it("shows the error; Retry sends retry and the close button dismiss_error", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    expect(visible(get(el, "error-banner"))).toBe(false);
+
+    model.set("error", { type: "rate_limit_error", message: "Slow down", retryable: true });
+    const banner = get(el, "error-banner");
+    expect(visible(banner)).toBe(true);
+    expect(banner.getAttribute("role")).toBe("alert");
+    expect(banner.textContent).toContain("Slow down");
+    get(el, "retry-button").click();
+    expect(model.sent.at(-1)).toEqual({ kind: "retry" });
+    banner.querySelector<HTMLButtonElement>('button[aria-label="Dismiss error"]')?.click();
+    expect(model.sent.at(-1)).toEqual({ kind: "dismiss_error" });
+
+    model.set("error", { type: "action_error", message: "Bad action", retryable: false });
+    expect(visible(get(el, "retry-button"))).toBe(false);
+    model.set("error", null);
+    expect(visible(banner)).toBe(false);
+  });
+
+  it("shows error text as text", async () => {
+    const model = new FakeModel({
+      error: { type: "server_error", message: "<img src=x onerror=alert(1)>", retryable: false },
+    });
+    const el = await view(model);
+    expect(get(el, "error-banner").querySelector("img")).toBeNull();
+    expect(get(el, "error-banner").textContent).toContain("<img src=x onerror=alert(1)>");
+  });
+});
+
+describe("header and setup", () => {
+  it("shows the title and the offline demo badge", async () => {
+    const model = new FakeModel({ title: "Data helper" });
+    const el = await view(model);
+    expect(el.querySelector(".cw-title")?.textContent).toBe("Data helper");
+    expect(visible(get(el, "offline-badge"))).toBe(false);
+    model.set("offline_demo", true);
+    expect(visible(get(el, "offline-badge"))).toBe(true);
+  });
+
+  it("shows the setup card when credentials are missing", async () => {
+    const model = new FakeModel({ needs_setup: true });
+    const el = await view(model);
+    const card = get(el, "setup-card");
+    expect(visible(card)).toBe(true);
+    expect(card.textContent).toContain("OPENAI_API_KEY");
+    expect(card.textContent).toContain("base_url=");
+    model.set("needs_setup", false);
+    expect(visible(card)).toBe(false);
+  });
+
+  it("shows the setup card when the provider refuses the key, and hides it once cleared", async () => {
+    const model = new FakeModel({ needs_setup: false });
+    const el = await view(model);
+    const card = get(el, "setup-card");
+    expect(visible(card)).toBe(false);
+    model.set("error", { type: "authentication_error", message: "Incorrect API key", retryable: false });
+    expect(visible(card)).toBe(true);
+    expect(visible(get(el, "composer-input"))).toBe(true);
+    model.set("error", null);
+    expect(visible(card)).toBe(false);
+  });
+});
+
+describe("copy button", () => {
+  afterEach(() => {
+    Reflect.deleteProperty(navigator, "clipboard");
+    Reflect.deleteProperty(document, "execCommand");
+  });
+
+  it("copies the code of its block", async () => {
+    const writeText = vi.fn(() => Promise.resolve());
+    Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
+    const el = await view(
+      new FakeModel({ messages: [message("assistant", "```python\nx = 1\nprint(x)\n```")] }),
+    );
+    const button = el.querySelector<HTMLButtonElement>("button.cw-copy");
+    button?.click();
+    expect(writeText).toHaveBeenCalledWith("x = 1\nprint(x)");
+    await vi.waitFor(() => expect(button?.textContent).toBe("Copied"));
+  });
+
+  it("falls back to execCommand without the Clipboard API", async () => {
+    expect(navigator.clipboard).toBeUndefined();
+    let copied: string | undefined;
+    const execCommand = vi.fn(() => {
+      copied = document.querySelector<HTMLTextAreaElement>("textarea[readonly]")?.value;
+      return true;
+    });
+    Object.defineProperty(document, "execCommand", { value: execCommand, configurable: true });
+    const el = await view(new FakeModel({ messages: [message("assistant", "```\ny = 2\n```")] }));
+    const button = el.querySelector<HTMLButtonElement>("button.cw-copy");
+    button?.click();
+    await vi.waitFor(() => expect(button?.textContent).toBe("Copied"));
+    expect(execCommand).toHaveBeenCalledWith("copy");
+    expect(copied).toBe("y = 2");
+    // The helper textarea is gone again.
+    expect(document.querySelector("textarea[readonly]")).toBeNull();
+  });
+});

@@ -1,0 +1,98 @@
+// The draft: the assistant message being streamed. It lives once per model (not per view) so
+// every view of the widget shows the same thing and a view rendered mid-run catches up.
+import type { AnyModel } from "@anywidget/types";
+import type { DeltaMessage, Message, Model, ServerMessage } from "./types";
+
+export class DraftStore {
+  #draft: Message | null = null;
+  #listeners = new Set<() => void>();
+
+  get draft(): Message | null {
+    return this.#draft;
+  }
+
+  /** Calls `listener` after every change; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** A `draft` snapshot. One whose id is already among the finished messages is stale. */
+  setSnapshot(message: Message | null, finished: readonly Message[]): void {
+    const stale = message !== null && finished.some((m) => m.id === message.id);
+    this.#draft = message === null || stale ? null : copyMessage(message);
+    this.#notify();
+  }
+
+  /** Appends a `delta` to the draft; returns false (and changes nothing) if it is not the draft's. */
+  applyDelta(delta: DeltaMessage): boolean {
+    const draft = this.#draft;
+    if (draft === null || delta.message_id !== draft.id) return false;
+    if (delta.text) {
+      let part = draft.content.at(-1);
+      if (part === undefined) {
+        part = { type: "text", text: { value: "", annotations: [] } };
+        draft.content.push(part);
+      }
+      part.text.value += delta.text;
+    }
+    for (const call of delta.tool_calls ?? []) {
+      // Keep the array dense even if an index arrives early: the renderer walks it in order.
+      while (draft.tool_calls.length <= call.index) {
+        draft.tool_calls.push({
+          id: "",
+          name: "",
+          arguments: "",
+          status: "pending",
+          result: null,
+          error: null,
+        });
+      }
+      const target = draft.tool_calls[call.index];
+      if (call.id) target.id = call.id;
+      if (call.name) target.name = call.name;
+      target.arguments += call.arguments ?? "";
+    }
+    this.#notify();
+    return true;
+  }
+
+  /** Drops the draft once `messages` holds it (it was finished). */
+  dropIfFinished(messages: readonly Message[]): void {
+    const draft = this.#draft;
+    if (draft !== null && messages.some((m) => m.id === draft.id)) {
+      this.#draft = null;
+      this.#notify();
+    }
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+/** Copies the parts a delta mutates, so the store never writes into an object it was given. */
+function copyMessage(message: Message): Message {
+  return {
+    ...message,
+    content: (message.content ?? []).map((part) => ({ ...part, text: { ...part.text } })),
+    tool_calls: (message.tool_calls ?? []).map((call) => ({ ...call })),
+  };
+}
+
+/** Creates a draft store fed by `model`'s custom messages and `messages` changes. */
+export function connectDraftStore(model: AnyModel<Model>): { store: DraftStore; dispose: () => void } {
+  const store = new DraftStore();
+  const onCustom = (msg: ServerMessage) => {
+    if (msg?.kind === "draft") store.setSnapshot(msg.message, model.get("messages") ?? []);
+    else if (msg?.kind === "delta") store.applyDelta(msg);
+  };
+  const onMessages = () => store.dropIfFinished(model.get("messages") ?? []);
+  model.on("msg:custom", onCustom);
+  model.on("change:messages", onMessages);
+  const dispose = () => {
+    model.off("msg:custom", onCustom);
+    model.off("change:messages", onMessages);
+  };
+  return { store, dispose };
+}

@@ -1,0 +1,165 @@
+// Test helpers: an in-memory stand-in for anywidget's model, and message factories.
+import type { AnyModel } from "@anywidget/types";
+import type { ClientMessage, Message, Model, ServerMessage, ToolCall } from "./types";
+import widget from "./widget";
+
+// Handlers take whatever the event carries (anywidget types them per event name).
+type Handler = (...args: never[]) => void;
+
+export class FakeModel implements AnyModel<Model> {
+  /** Everything the front end sent to Python, in order. */
+  readonly sent: ClientMessage[] = [];
+  readonly widget_manager = {
+    get_model: () => Promise.reject(new Error("not in tests")),
+  };
+  #state: Model;
+  #handlers = new Map<string, Set<Handler>>();
+
+  constructor(state: Partial<Model> = {}) {
+    this.#state = {
+      thread: { id: "thread_1", object: "thread", title: "New chat", created_at: 0 },
+      threads: [],
+      status: "idle",
+      messages: [],
+      is_ready: true,
+      error: null,
+      suggestions: [],
+      title: "Copilot",
+      action_specs: [],
+      offline_demo: false,
+      needs_setup: false,
+      ...state,
+    };
+  }
+
+  get<K extends keyof Model>(key: K): Model[K] {
+    return this.#state[key];
+  }
+
+  /** Like Backbone: `change:key` fires only when the value changed. */
+  set<K extends keyof Model>(key: K, value: Model[K]): void {
+    if (this.#state[key] === value) return;
+    this.#state[key] = value;
+    this.#emit(`change:${key}`);
+  }
+
+  on(event: string, callback: Handler): void {
+    let handlers = this.#handlers.get(event);
+    if (handlers === undefined) {
+      handlers = new Set();
+      this.#handlers.set(event, handlers);
+    }
+    handlers.add(callback);
+  }
+
+  off(event?: string | null, callback?: Handler | null): void {
+    if (!event) this.#handlers.clear();
+    else if (!callback) this.#handlers.delete(event);
+    else this.#handlers.get(event)?.delete(callback);
+  }
+
+  save_changes(): void {}
+
+  send(content: ClientMessage): void {
+    this.sent.push(content);
+  }
+
+  /** A custom message from Python. */
+  receive(message: ServerMessage): void {
+    this.#emit("msg:custom", message, []);
+  }
+
+  /** How many handlers are subscribed (to check views clean up after themselves). */
+  handlerCount(): number {
+    let count = 0;
+    for (const handlers of this.#handlers.values()) count += handlers.size;
+    return count;
+  }
+
+  #emit(event: string, ...args: unknown[]): void {
+    for (const handler of [...(this.#handlers.get(event) ?? [])])
+      (handler as (...a: unknown[]) => void)(...args);
+  }
+}
+
+/** What anywidget hands the widget: a fresh proxy of the model for initialize and for every
+ * render (so shared state cannot be found by model identity). */
+function proxy(model: FakeModel): AnyModel<Model> {
+  return {
+    get: model.get.bind(model),
+    set: model.set.bind(model),
+    on: model.on.bind(model),
+    off: model.off.bind(model),
+    send: model.send.bind(model),
+    save_changes: model.save_changes.bind(model),
+    widget_manager: model.widget_manager,
+  };
+}
+
+const definitions = new WeakMap<FakeModel, ReturnType<typeof widget>>();
+const experimental = { invoke: () => Promise.reject(new Error("not in tests")) };
+const host = {
+  getWidget: () => Promise.reject(new Error("not in tests")),
+  getModel: () => Promise.reject(new Error("not in tests")),
+};
+
+/** Like anywidget: the widget factory and initialize once per model, then one view rendered
+ * into a fresh element. */
+export async function mount(model: FakeModel): Promise<{ el: HTMLElement; cleanup: () => Promise<void> }> {
+  const signal = new AbortController().signal;
+  let definition = definitions.get(model);
+  if (definition === undefined) {
+    definition = widget();
+    definitions.set(model, definition);
+    await definition.initialize({ model: proxy(model), signal, experimental });
+  }
+  const el = document.createElement("div");
+  document.body.append(el);
+  const cleanup = await definition.render({ model: proxy(model), el, signal, host, experimental });
+  return {
+    el,
+    cleanup: async () => {
+      if (typeof cleanup === "function") await cleanup();
+      el.remove();
+    },
+  };
+}
+
+/** Resolves after the next animation frame (the draft renders once per frame). */
+export function nextFrame(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+}
+
+let counter = 0;
+
+export function message(role: Message["role"], text: string, extra: Partial<Message> = {}): Message {
+  counter += 1;
+  return {
+    id: `msg_${counter}`,
+    object: "thread.message",
+    thread_id: "thread_1",
+    run_id: role === "assistant" ? "run_1" : null,
+    role,
+    status: "completed",
+    incomplete_details: null,
+    created_at: 1_700_000_000 + counter,
+    completed_at: 1_700_000_000 + counter,
+    content: text ? [{ type: "text", text: { value: text, annotations: [] } }] : [],
+    tool_calls: [],
+    is_undoable: false,
+    is_redoable: false,
+    ...extra,
+  };
+}
+
+export function toolCall(extra: Partial<ToolCall> = {}): ToolCall {
+  return {
+    id: "call_1",
+    name: "fetch_user",
+    arguments: "{}",
+    status: "completed",
+    result: null,
+    error: null,
+    ...extra,
+  };
+}

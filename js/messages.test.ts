@@ -1,0 +1,298 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { FakeModel, message, mount, nextFrame, toolCall } from "./fake-model";
+import type { Message } from "./types";
+
+const cleanups: (() => Promise<void>)[] = [];
+async function view(model: FakeModel): Promise<HTMLElement> {
+  const { el, cleanup } = await mount(model);
+  cleanups.push(cleanup);
+  return el;
+}
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+const all = (el: HTMLElement, testid: string) => [
+  ...el.querySelectorAll<HTMLElement>(`[data-testid="${testid}"]`),
+];
+const one = (el: HTMLElement, testid: string) => {
+  const found = all(el, testid);
+  expect(found).toHaveLength(1);
+  return found[0];
+};
+/** The draft's visible text, whitespace between blocks collapsed. */
+const draftText = (el: HTMLElement) =>
+  el.querySelector('[data-testid="draft"] .cw-message-body')?.textContent?.replace(/\s+/g, " ").trim() ??
+  null;
+
+describe("messages", () => {
+  it("renders user text as text and assistant markdown as HTML", async () => {
+    const user = message("user", "Is **this** bold?");
+    const assistant = message("assistant", "Yes, **this** is.\n\n```python\nprint(1)\n```");
+    const el = await view(new FakeModel({ messages: [user, assistant] }));
+
+    const rendered = all(el, "message");
+    expect(rendered.map((m) => m.dataset.role)).toEqual(["user", "assistant"]);
+    expect(rendered.map((m) => m.dataset.messageId)).toEqual([user.id, assistant.id]);
+    expect(rendered[1].dataset.status).toBe("completed");
+    expect(rendered[0].querySelector("strong")).toBeNull();
+    expect(rendered[0].textContent).toContain("Is **this** bold?");
+    expect(rendered[1].querySelector("strong")?.textContent).toBe("this");
+
+    const code = rendered[1].querySelector("pre code");
+    expect(code?.classList.contains("language-python")).toBe(true);
+    expect(code?.querySelector(".hljs-built_in")?.textContent).toBe("print");
+    expect(rendered[1].querySelector("button.cw-copy")?.textContent).toBe("Copy");
+  });
+
+  it("is a polite live log", async () => {
+    const el = await view(new FakeModel());
+    const list = one(el, "message-list");
+    expect(list.getAttribute("role")).toBe("log");
+    expect(list.getAttribute("aria-live")).toBe("polite");
+  });
+
+  it("reuses the elements of unchanged messages and updates only what changed", async () => {
+    const model = new FakeModel();
+    const first = message("user", "one");
+    const second = message("assistant", "two", { is_undoable: false });
+    model.set("messages", [first, second]);
+    const el = await view(model);
+    const [firstEl, secondEl] = all(el, "message");
+
+    // Python re-sends the whole list as new objects: equal content keeps the same element.
+    const third = message("user", "three");
+    model.set("messages", [structuredClone(first), { ...structuredClone(second), is_undoable: true }, third]);
+    const after = all(el, "message");
+    expect(after).toHaveLength(3);
+    expect(after[0]).toBe(firstEl);
+    expect(after[1]).toBe(secondEl);
+    expect(after[2].textContent).toContain("three");
+
+    // A changed message is updated in place; a removed one goes.
+    model.set("messages", [
+      first,
+      { ...second, status: "incomplete", incomplete_details: { reason: "run_cancelled" } },
+    ]);
+    const last = all(el, "message");
+    expect(last).toEqual([firstEl, secondEl]);
+    expect(secondEl.dataset.status).toBe("incomplete");
+    expect(secondEl.textContent).toContain("Stopped");
+  });
+
+  it("does not rebuild a thread of 2,000 messages when one is appended", async () => {
+    const messages: Message[] = [];
+    for (let i = 0; i < 2000; i++) messages.push(message(i % 2 ? "assistant" : "user", `message ${i}`));
+    const model = new FakeModel({ messages });
+    const el = await view(model);
+    const before = all(el, "message");
+    expect(before).toHaveLength(2000);
+
+    model.set("messages", [...messages.map((m) => structuredClone(m)), message("user", "one more")]);
+    const after = all(el, "message");
+    expect(after).toHaveLength(2001);
+    expect(after.slice(0, 2000).every((node, i) => node === before[i])).toBe(true);
+  }, 30_000); // jsdom is slow to build the first 2,000; a browser is not
+
+  it("keeps the order of the list when messages are removed or reordered", async () => {
+    const [a, b, c] = [message("user", "a"), message("assistant", "b"), message("user", "c")];
+    const model = new FakeModel({ messages: [a, b, c] });
+    const el = await view(model);
+    model.set("messages", [c, a]);
+    expect(all(el, "message").map((m) => m.dataset.messageId)).toEqual([c.id, a.id]);
+    model.set("messages", []);
+    expect(all(el, "message")).toHaveLength(0);
+  });
+
+  it.each([
+    ["run_cancelled", "Stopped"],
+    ["max_steps", "Stopped: reached the step limit"],
+    ["run_failed", "Interrupted by an error"],
+  ] as const)("notes an incomplete message (%s)", async (reason, note) => {
+    const incomplete = message("assistant", "partial", {
+      status: "incomplete",
+      incomplete_details: { reason },
+    });
+    const el = await view(new FakeModel({ messages: [incomplete] }));
+    expect(one(el, "message").querySelector(".cw-message-note")?.textContent).toBe(note);
+  });
+
+  it("shows tool calls as collapsible cards with pretty arguments and the result", async () => {
+    const call = toolCall({
+      name: "fetch_user",
+      arguments: '{"user_id":"42"}',
+      result: '{"name":"Darth Doe"}',
+    });
+    const failed = toolCall({
+      id: "call_2",
+      name: "plot",
+      status: "failed",
+      arguments: "{not json",
+      error: "boom",
+    });
+    const el = await view(
+      new FakeModel({ messages: [message("assistant", "", { tool_calls: [call, failed] })] }),
+    );
+    const [card, failedCard] = all(el, "tool-call");
+    expect(card.tagName).toBe("DETAILS");
+    expect(card.dataset).toMatchObject({ name: "fetch_user", status: "completed" });
+    expect(card.querySelector("summary")?.textContent).toContain("Completed");
+    expect(card.querySelector(".cw-tool-arguments")?.textContent).toBe('{\n  "user_id": "42"\n}');
+    expect(card.querySelector(".cw-tool-result")?.textContent).toBe('{\n  "name": "Darth Doe"\n}');
+    expect(failedCard.dataset.status).toBe("failed");
+    expect(failedCard.querySelector(".cw-tool-arguments")?.textContent).toBe("{not json");
+    expect(failedCard.querySelector(".cw-tool-error")?.textContent).toBe("boom");
+  });
+});
+
+describe("streaming", () => {
+  it("streams the draft's text and renders it once per frame", async () => {
+    const model = new FakeModel({ status: "working" });
+    const el = await view(model);
+    const draft = message("assistant", "", { status: "in_progress" });
+    model.receive({ kind: "draft", message: draft });
+    await nextFrame();
+    expect(one(el, "draft").dataset.messageId).toBe(draft.id);
+
+    model.receive({ kind: "delta", message_id: draft.id, text: "# Title\n\nHello" });
+    model.receive({ kind: "delta", message_id: draft.id, text: ", **world**" });
+    // Not rendered per delta: the DOM catches up on the next frame.
+    expect(draftText(el)).toBe("");
+    await nextFrame();
+    expect(draftText(el)).toBe("Title Hello, world");
+    expect(one(el, "draft").querySelector("h1")?.textContent).toBe("Title");
+    expect(one(el, "draft").querySelector("strong")?.textContent).toBe("world");
+    expect(all(el, "message")).toHaveLength(0);
+  });
+
+  it("ignores a delta for an unknown message", async () => {
+    const model = new FakeModel({ status: "working" });
+    const el = await view(model);
+    const draft = message("assistant", "kept", { status: "in_progress" });
+    model.receive({ kind: "draft", message: draft });
+    model.receive({ kind: "delta", message_id: "msg_unknown", text: " lost" });
+    await nextFrame();
+    expect(draftText(el)).toBe("kept");
+  });
+
+  it("builds a tool-call card from argument deltas and updates it live", async () => {
+    const model = new FakeModel({ status: "working" });
+    const el = await view(model);
+    const draft = message("assistant", "Let me look.", { status: "in_progress" });
+    model.receive({ kind: "draft", message: draft });
+    const pieces = ['{"us', 'er_id"', ': "4', '2"}'];
+    model.receive({
+      kind: "delta",
+      message_id: draft.id,
+      tool_calls: [{ index: 0, id: "call_1", name: "fetch_user", arguments: pieces[0] }],
+    });
+    await nextFrame();
+    const card = one(el, "tool-call");
+    expect(card.dataset).toMatchObject({ name: "fetch_user", status: "pending" });
+    expect(card.querySelector(".cw-tool-arguments")?.textContent).toBe('{"us');
+    card.setAttribute("open", ""); // the user expanded it
+
+    for (const piece of pieces.slice(1)) {
+      model.receive({ kind: "delta", message_id: draft.id, tool_calls: [{ index: 0, arguments: piece }] });
+    }
+    await nextFrame();
+    expect(card.querySelector(".cw-tool-arguments")?.textContent).toBe('{\n  "user_id": "42"\n}');
+
+    // Status changes arrive as snapshots; the same card follows them and stays open.
+    const running = toolCall({ id: "call_1", arguments: '{"user_id": "42"}', status: "running" });
+    model.receive({ kind: "draft", message: { ...draft, tool_calls: [running] } });
+    await nextFrame();
+    expect(one(el, "tool-call")).toBe(card);
+    expect(card.dataset.status).toBe("running");
+    expect(card.hasAttribute("open")).toBe(true);
+    model.receive({
+      kind: "draft",
+      message: { ...draft, tool_calls: [{ ...running, status: "completed", result: '"Darth Doe"' }] },
+    });
+    await nextFrame();
+    expect(card.dataset.status).toBe("completed");
+    expect(card.querySelector(".cw-tool-result")?.textContent).toBe("Darth Doe");
+  });
+
+  it("drops the draft when messages contain its id", async () => {
+    const model = new FakeModel({ status: "working" });
+    const el = await view(model);
+    const draft = message("assistant", "almost", { status: "in_progress" });
+    model.receive({ kind: "draft", message: draft });
+    await nextFrame();
+    expect(all(el, "draft")).toHaveLength(1);
+
+    model.set("messages", [
+      {
+        ...draft,
+        status: "completed",
+        content: [{ type: "text", text: { value: "done", annotations: [] } }],
+      },
+    ]);
+    await nextFrame();
+    expect(all(el, "draft")).toHaveLength(0);
+    expect(one(el, "message").textContent).toContain("done");
+  });
+
+  it("clears the draft on a null snapshot", async () => {
+    const model = new FakeModel({ status: "working" });
+    const el = await view(model);
+    model.receive({ kind: "draft", message: message("assistant", "x", { status: "in_progress" }) });
+    await nextFrame();
+    model.receive({ kind: "draft", message: null });
+    await nextFrame();
+    expect(all(el, "draft")).toHaveLength(0);
+  });
+
+  it("shows the working dots until something streams", async () => {
+    const model = new FakeModel({ status: "working" });
+    const el = await view(model);
+    const dots = el.querySelector<HTMLElement>(".cw-working");
+    expect(dots?.hidden).toBe(false);
+    const draft = message("assistant", "", { status: "in_progress" });
+    model.receive({ kind: "draft", message: draft });
+    await nextFrame();
+    expect(dots?.hidden).toBe(false);
+    model.receive({ kind: "delta", message_id: draft.id, text: "Hi" });
+    await nextFrame();
+    expect(dots?.hidden).toBe(true);
+    model.set("status", "idle");
+    expect(dots?.hidden).toBe(true);
+  });
+
+  it("lets a second view rendered mid-stream catch up, and keeps both in step", async () => {
+    const model = new FakeModel({ status: "working", messages: [message("user", "hi")] });
+    const first = await view(model);
+    const draft = message("assistant", "", { status: "in_progress" });
+    model.receive({ kind: "draft", message: draft });
+    model.receive({ kind: "delta", message_id: draft.id, text: "Hello" });
+    model.receive({
+      kind: "delta",
+      message_id: draft.id,
+      tool_calls: [{ index: 0, id: "call_1", name: "fetch_user", arguments: "{}" }],
+    });
+
+    const second = await view(model);
+    expect(model.sent.filter((m) => m.kind === "ready")).toHaveLength(2);
+    expect(draftText(second)).toBe("Hello");
+    expect(one(second, "tool-call").dataset.name).toBe("fetch_user");
+
+    model.receive({ kind: "delta", message_id: draft.id, text: " there" });
+    await nextFrame();
+    expect(draftText(first)).toBe("Hello there");
+    expect(draftText(second)).toBe("Hello there");
+    expect(all(second, "message")).toHaveLength(1);
+  });
+
+  it("unsubscribes a view when it is removed", async () => {
+    const model = new FakeModel();
+    await view(model);
+    const withOneView = model.handlerCount();
+    const { el, cleanup } = await mount(model);
+    expect(model.handlerCount()).toBeGreaterThan(withOneView);
+    await cleanup();
+    expect(model.handlerCount()).toBe(withOneView);
+    model.set("messages", [message("user", "after cleanup")]);
+    expect(all(el, "message")).toHaveLength(0);
+  });
+});

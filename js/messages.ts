@@ -1,0 +1,280 @@
+// The message list: finished messages rendered incrementally (by id, only what changed) and
+// the streaming draft updated in place.
+import { h } from "./dom";
+import { renderMarkdown } from "./markdown";
+import type { IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
+
+const STATUS_LABELS: Record<ToolCallStatus, string> = {
+  pending: "Pending",
+  requires_action: "Awaiting approval",
+  running: "Running",
+  completed: "Completed",
+  failed: "Failed",
+  rejected: "Rejected",
+  cancelled: "Cancelled",
+};
+
+const INCOMPLETE_NOTES: Record<IncompleteReason, string> = {
+  run_cancelled: "Stopped",
+  max_steps: "Stopped: reached the step limit",
+  run_failed: "Interrupted by an error",
+};
+
+/** JSON text shown pretty-printed when it parses (a JSON string shown as its value); otherwise
+ * as is (e.g. arguments still streaming). */
+export function formatJson(text: string): string {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  } catch {
+    return text;
+  }
+}
+
+export function messageText(message: Message): string {
+  let text = "";
+  for (const part of message.content ?? []) {
+    if (part.type === "text") text += part.text.value;
+  }
+  return text;
+}
+
+/** One tool call as a collapsible card, updated in place as its status changes. Every piece of
+ * tool text is set with textContent: results and errors can hold anything. */
+class ToolCallCard {
+  readonly el: HTMLDetailsElement;
+  #name = h("span", { class: "cw-tool-name" });
+  #badge = h("span", { class: "cw-tool-status" });
+  #arguments = h("pre", { class: "cw-tool-arguments" });
+  #resultSection = h("div", { class: "cw-tool-section", hidden: true });
+  #result = h("pre", { class: "cw-tool-result" });
+  #errorSection = h("div", { class: "cw-tool-section", hidden: true });
+  #error = h("pre", { class: "cw-tool-error" });
+  #key = "";
+
+  constructor() {
+    this.el = h(
+      "details",
+      { class: "cw-tool-call", "data-testid": "tool-call" },
+      h("summary", {}, h("span", { class: "cw-tool-icon", "aria-hidden": "true" }), this.#name, this.#badge),
+      h(
+        "div",
+        { class: "cw-tool-body" },
+        h(
+          "div",
+          { class: "cw-tool-section" },
+          h("div", { class: "cw-tool-label" }, "Arguments"),
+          this.#arguments,
+        ),
+        this.#resultSection,
+        this.#errorSection,
+      ),
+      // Approval (Approve / Reject, editable arguments) for status "requires_action" goes here.
+    );
+    this.#resultSection.append(h("div", { class: "cw-tool-label" }, "Result"), this.#result);
+    this.#errorSection.append(h("div", { class: "cw-tool-label" }, "Error"), this.#error);
+  }
+
+  update(call: ToolCall): void {
+    const key = JSON.stringify([call.name, call.status, call.arguments, call.result, call.error]);
+    if (key === this.#key) return;
+    this.#key = key;
+    this.el.dataset.status = call.status;
+    this.el.dataset.name = call.name;
+    this.#name.textContent = call.name || "tool";
+    this.#badge.textContent = STATUS_LABELS[call.status] ?? call.status;
+    this.#badge.dataset.status = call.status;
+    this.#arguments.textContent = formatJson(call.arguments || "{}");
+    this.#resultSection.hidden = call.result == null;
+    this.#result.textContent = call.result == null ? "" : formatJson(call.result);
+    this.#errorSection.hidden = !call.error;
+    this.#error.textContent = call.error ?? "";
+  }
+}
+
+/** One message (finished, or the draft), updated in place: the markdown is re-rendered only
+ * when the text changed, tool-call cards are kept by index. */
+export class MessageView {
+  readonly el: HTMLElement;
+  #body = h("div", { class: "cw-message-body" });
+  #toolCalls = h("div", { class: "cw-tool-calls" });
+  #note = h("div", { class: "cw-message-note", hidden: true });
+  #cards: ToolCallCard[] = [];
+  #text: string | null = null;
+
+  /** Nothing to show yet (no text, no tool call): the list shows its "working" dots instead. */
+  get isEmpty(): boolean {
+    return !this.#text && this.#cards.length === 0;
+  }
+
+  constructor(message: Message, testid: "message" | "draft") {
+    const who = message.role === "user" ? "You" : "Copilot";
+    this.el = h(
+      "article",
+      { class: `cw-message cw-message-${message.role}`, "data-testid": testid, "aria-label": who },
+      this.#body,
+      this.#toolCalls,
+      this.#note,
+    );
+    this.update(message);
+  }
+
+  update(message: Message): void {
+    const { dataset } = this.el;
+    dataset.role = message.role;
+    dataset.status = message.status;
+    dataset.messageId = message.id;
+
+    const text = messageText(message);
+    if (text !== this.#text) {
+      this.#text = text;
+      if (message.role === "user") this.#body.textContent = text;
+      else this.#body.replaceChildren(renderMarkdown(text));
+      this.#body.hidden = text === "";
+    }
+
+    const calls = message.tool_calls ?? [];
+    while (this.#cards.length > calls.length) this.#cards.pop()?.el.remove();
+    calls.forEach((call, index) => {
+      let card = this.#cards[index];
+      if (card === undefined) {
+        card = new ToolCallCard();
+        this.#cards.push(card);
+        this.#toolCalls.append(card.el);
+      }
+      card.update(call);
+    });
+    this.#toolCalls.hidden = calls.length === 0;
+
+    const reason = message.incomplete_details?.reason;
+    const note = message.status === "incomplete" ? (reason && INCOMPLETE_NOTES[reason]) || "Stopped" : "";
+    this.#note.textContent = note;
+    this.#note.hidden = note === "";
+  }
+}
+
+/** The scrolling `role="log"` list: finished messages, then the draft, then a "working" dots
+ * indicator. Keeps rendered messages by id so an update touches only what changed. */
+export class MessageList {
+  readonly el: HTMLElement;
+  #thread = h("div", { class: "cw-thread" });
+  #empty = h("p", { class: "cw-empty" }, "No messages yet. Ask the copilot something.");
+  #working = h(
+    "div",
+    { class: "cw-working", hidden: true, role: "status", "aria-label": "Copilot is working" },
+    h("span", {}),
+    h("span", {}),
+    h("span", {}),
+  );
+  #rendered = new Map<string, { view: MessageView; key: string }>();
+  #draft: MessageView | null = null;
+  #draftId: string | null = null;
+  #isWorking = false;
+  // Follow new content only while the user is at the bottom (they may be reading above).
+  #stickToBottom = true;
+  #resizeObserver: ResizeObserver | null = null;
+
+  constructor() {
+    this.el = h(
+      "div",
+      {
+        class: "cw-message-list",
+        "data-testid": "message-list",
+        role: "log",
+        "aria-live": "polite",
+        "aria-label": "Conversation",
+        tabindex: "0",
+      },
+      this.#empty,
+      this.#thread,
+      this.#working,
+    );
+    this.el.addEventListener("scroll", () => {
+      const { scrollHeight, scrollTop, clientHeight } = this.el;
+      this.#stickToBottom = scrollHeight - scrollTop - clientHeight < 32;
+    });
+    // The list is laid out only once the host attaches the view (and again when the user
+    // resizes the widget): keep the bottom in sight then too.
+    if (typeof ResizeObserver !== "undefined") {
+      this.#resizeObserver = new ResizeObserver(() => this.#followBottom());
+      this.#resizeObserver.observe(this.el);
+    }
+  }
+
+  /** Renders `messages`: unchanged messages keep their element, changed ones update in place,
+   * new ones are created, removed ones (undo, thread switch) go. */
+  setMessages(messages: readonly Message[]): void {
+    const seen = new Set<string>();
+    let previous: Element | null = null;
+    for (const message of messages) {
+      seen.add(message.id);
+      // Stringifying is cheap next to the DOM work it saves, and catches any change.
+      const key = JSON.stringify(message);
+      let entry = this.#rendered.get(message.id);
+      if (entry === undefined) {
+        entry = { view: new MessageView(message, "message"), key };
+        this.#rendered.set(message.id, entry);
+      } else if (entry.key !== key) {
+        entry.view.update(message);
+        entry.key = key;
+      }
+      const expected: ChildNode | null = previous ? previous.nextSibling : this.#thread.firstChild;
+      if (entry.view.el !== expected) this.#thread.insertBefore(entry.view.el, expected);
+      previous = entry.view.el;
+    }
+    for (const [id, entry] of this.#rendered) {
+      if (!seen.has(id)) {
+        entry.view.el.remove();
+        this.#rendered.delete(id);
+      }
+    }
+    this.#refresh();
+  }
+
+  /** Shows the streaming message (null: none). Called at most once per animation frame. */
+  setDraft(draft: Message | null): void {
+    if (draft === null || draft.id !== this.#draftId) {
+      this.#draft?.el.remove();
+      this.#draft = null;
+      this.#draftId = null;
+    }
+    if (draft !== null) {
+      if (this.#draft === null) {
+        this.#draft = new MessageView(draft, "draft");
+        this.#draftId = draft.id;
+        this.#thread.after(this.#draft.el);
+      } else {
+        this.#draft.update(draft);
+      }
+    }
+    this.#refresh();
+  }
+
+  /** Whether a run is going on (shows the dots while nothing has streamed yet). */
+  setWorking(working: boolean): void {
+    this.#isWorking = working;
+    this.#refresh();
+  }
+
+  scrollToBottom(): void {
+    this.#stickToBottom = true;
+    this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  #refresh(): void {
+    const streaming = this.#draft !== null;
+    this.#empty.hidden = this.#rendered.size > 0 || streaming;
+    this.#working.hidden = !(this.#isWorking && (this.#draft?.isEmpty ?? true));
+    // Screen readers wait for the draft to settle instead of reading every frame.
+    this.el.setAttribute("aria-busy", String(streaming));
+    this.#followBottom();
+  }
+
+  dispose(): void {
+    this.#resizeObserver?.disconnect();
+  }
+
+  #followBottom(): void {
+    if (this.#stickToBottom) this.el.scrollTop = this.el.scrollHeight;
+  }
+}

@@ -1,0 +1,130 @@
+// The synced state and the wire protocol shared with the Python side
+// (`copilot_widget.Copilot`). Names mirror the Python traitlets and message keys exactly.
+
+/** Copilot status (the `status` traitlet). */
+export type Status = "idle" | "working" | "cancelling" | "requires_action";
+
+export interface Thread {
+  id: string;
+  object: "thread";
+  title: string;
+  created_at: number;
+}
+
+export type ToolCallStatus =
+  | "pending"
+  | "requires_action"
+  | "running"
+  | "completed"
+  | "failed"
+  | "rejected"
+  | "cancelled";
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text as the model sent it (may be partial while streaming). */
+  arguments: string;
+  status: ToolCallStatus;
+  /** JSON text given back to the model. */
+  result: string | null;
+  error: string | null;
+}
+
+export type MessageStatus = "in_progress" | "completed" | "incomplete";
+
+export type IncompleteReason = "run_cancelled" | "run_failed" | "max_steps";
+
+export interface TextContent {
+  type: "text";
+  text: { value: string; annotations: unknown[] };
+}
+
+export interface Message {
+  id: string;
+  object: "thread.message";
+  thread_id: string;
+  run_id: string | null;
+  role: "user" | "assistant";
+  status: MessageStatus;
+  incomplete_details: { reason: IncompleteReason } | null;
+  created_at: number;
+  completed_at: number | null;
+  content: TextContent[];
+  tool_calls: ToolCall[];
+  is_undoable: boolean;
+  is_redoable: boolean;
+}
+
+export type CopilotErrorType =
+  | "invalid_options_error"
+  | "authentication_error"
+  | "insufficient_balance_error"
+  | "rate_limit_error"
+  | "server_error"
+  | "action_error";
+
+export interface CopilotError {
+  type: CopilotErrorType;
+  message: string;
+  retryable: boolean;
+}
+
+export interface ActionSpec {
+  name: string;
+  description: string;
+  /** JSON schema of the arguments. */
+  parameters: Record<string, unknown>;
+  kind: "backend" | "frontend";
+  available: "enabled" | "disabled" | "frontend";
+  confirm: boolean;
+  paired_action: string | null;
+}
+
+/** The synced traitlets of `copilot_widget.Copilot`, name for name. */
+export interface Model {
+  thread: Thread;
+  threads: Thread[];
+  status: Status;
+  messages: Message[];
+  is_ready: boolean;
+  error: CopilotError | null;
+  suggestions: string[];
+  title: string;
+  action_specs: ActionSpec[];
+  offline_demo: boolean;
+  needs_setup: boolean;
+}
+
+// Custom messages, Python -> front end.
+
+/** Full snapshot of the in-progress assistant message; null: no draft any more. */
+export interface DraftMessage {
+  kind: "draft";
+  message: Message | null;
+}
+
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments: string;
+}
+
+/** Tokens to append to the draft (batched by Python, so one delta may hold many tokens). */
+export interface DeltaMessage {
+  kind: "delta";
+  message_id: string;
+  text?: string;
+  tool_calls?: ToolCallDelta[];
+}
+
+export type ServerMessage = DraftMessage | DeltaMessage;
+
+// Custom messages, front end -> Python.
+export type ClientMessage =
+  | { kind: "ready" }
+  | { kind: "send"; text: string }
+  | { kind: "cancel" }
+  | { kind: "retry" }
+  | { kind: "dismiss_error" };
