@@ -1,39 +1,14 @@
-"""A real JupyterLab server and the system Chromium, driven by Playwright.
-
-Every test works on a fresh copy of a notebook in the server's temporary root, so autosave
-never touches the repository's notebooks.
-"""
+"""Fixtures for the browser tests: Playwright on the system Chromium, one Jupyter server."""
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
 
-ROOT = pathlib.Path(__file__).parent.parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .harness import CHROMIUM, CHROMIUM_ARGS, Jupyter, running_jupyter
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,100 +27,8 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1280, "height": 1000}}
 
 
-class Jupyter:
-    """A running Jupyter server (JupyterLab and Notebook 7 pages) on loopback."""
-
-    def __init__(self, root: pathlib.Path, port: int, token: str) -> None:
-        self.root, self.port, self.token = root, port, token
-        self.base = f"http://127.0.0.1:{port}"
-
-    def copy_notebook(self, name: str, new_name: str) -> str:
-        shutil.copy(ROOT / "notebooks" / name, self.root / new_name)
-        return new_name
-
-    def lab_url(self, name: str) -> str:
-        return f"{self.base}/lab/tree/{name}?reset&token={self.token}"
-
-    def notebook_url(self, name: str) -> str:
-        return f"{self.base}/notebooks/{name}?token={self.token}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
-    root = tmp_path_factory.mktemp("jupyter-root")
-    # The news and update checks put a notification over part of the page: turn them off.
-    settings = tmp_path_factory.mktemp("lab-settings")
-    plugin = settings / "@jupyterlab" / "apputils-extension"
-    plugin.mkdir(parents=True)
-    (plugin / "notification.jupyterlab-settings").write_text(
-        json.dumps({"checkForUpdates": False, "fetchNews": "false"})
-    )
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("ANYWIDGET_HMR", "OPENAI_API_KEY", "OPENAI_BASE_URL")
-    }
-    env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
-    env["JUPYTER_CONFIG_DIR"] = str(tmp_path_factory.mktemp("jupyter-config"))
-    log = open(root.parent / "jupyter.log", "w")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab",
-            "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True",
-            "--JupyterNotebookApp.expose_app_in_browser=True",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    server = Jupyter(root, port, token)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{server.base}/api/status?token={token}", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError(
-                    "Jupyter did not start:\n" + (root.parent / "jupyter.log").read_text()
-                ) from None
-            time.sleep(0.25)
-    yield server
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-
-
-RUN_ALL = """async () => {
-  const app = window.jupyterapp;
-  const panel = app.shell.currentWidget;
-  await panel.context.ready;
-  await panel.sessionContext.ready;
-  await app.commands.execute('notebook:run-all-cells');
-}"""
-
-
-def open_and_run(page: Page, url: str) -> None:
-    """Open a notebook page, wait for its kernel, run every cell, wait for the chat."""
-    page.goto(url)
-    page.wait_for_function(
-        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
-        "?.status === 'idle'",
-        timeout=60_000,
-    )
-    page.evaluate(RUN_ALL)
-    expect(page.get_by_test_id("copilot-root")).to_be_visible(timeout=60_000)
-    expect(page.get_by_test_id("composer-input")).to_be_enabled(timeout=30_000)
+    workdir: pathlib.Path = tmp_path_factory.mktemp("jupyter")
+    with running_jupyter(workdir) as server:
+        yield server

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import ROOT, Jupyter, open_and_run
+from .harness import ROOT, Jupyter, open_and_run
 
 
 def ask(page: Page, prompt: str) -> None:
