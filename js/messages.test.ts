@@ -229,9 +229,11 @@ describe("streaming", () => {
         content: [{ type: "text", text: { value: "done", annotations: [] } }],
       },
     ]);
-    await nextFrame();
+    // In the same task, not a frame later: the message is never shown twice.
     expect(all(el, "draft")).toHaveLength(0);
     expect(one(el, "message").textContent).toContain("done");
+    await nextFrame();
+    expect(all(el, "draft")).toHaveLength(0);
   });
 
   it("clears the draft on a null snapshot", async () => {

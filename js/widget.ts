@@ -72,16 +72,24 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
   };
   const updateHeader = () => header.update(model.get("title"), model.get("offline_demo"));
   const updateError = () => errorBanner.update(model.get("error") ?? null);
-  const updateMessages = () => list.setMessages(model.get("messages") ?? []);
-
   // Tokens arrive far more often than frames: render the draft at most once per frame.
   let frame: number | null = null;
   const drawDraft = () => {
+    if (frame !== null) cancelAnimationFrame(frame);
     frame = null;
     list.setDraft(store.draft);
   };
   const scheduleDraft = () => {
     frame ??= requestAnimationFrame(drawDraft);
+  };
+
+  const updateMessages = () => {
+    const messages = model.get("messages") ?? [];
+    // A finished draft leaves the DOM in the same task its message enters it, so the
+    // message is never shown twice (not even for a frame).
+    store.dropIfFinished(messages);
+    list.setMessages(messages);
+    drawDraft();
   };
 
   const handlers: [string, () => void][] = [

@@ -9,6 +9,8 @@ from playwright.sync_api import Page, expect
 
 from .harness import ROOT, Jupyter, open_and_run
 
+pytestmark = pytest.mark.browser
+
 
 def ask(page: Page, prompt: str) -> None:
     composer = page.get_by_test_id("composer-input")
