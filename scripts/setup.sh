@@ -18,8 +18,10 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-# The front end: locked npm packages, then the bundle in copilot_widget/static/.
-npm ci --no-audit --no-fund
+# The front end: the npm packages at the versions package-lock.json names, then the bundle in
+# copilot_widget/static/. (`npm install`, not `npm ci`: npm 11 writes lock files without the
+# other platforms' optional packages, which its own `npm ci` then refuses.)
+npm install --no-audit --no-fund
 npm run build
 
 # Python: a virtual environment with the package (editable) and its development tools.
