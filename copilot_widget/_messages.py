@@ -11,7 +11,7 @@ MessageStatus = Literal["in_progress", "completed", "incomplete"]
 ToolCallStatus = Literal[
     "pending", "requires_action", "running", "completed", "failed", "rejected", "cancelled"
 ]
-IncompleteReason = Literal["run_cancelled", "run_failed", "max_steps"]
+IncompleteReason = Literal["run_cancelled", "run_failed", "run_interrupted", "max_steps"]
 
 #: Tool call statuses that mean the call has its result.
 FINISHED = ("completed", "failed", "rejected", "cancelled")
@@ -107,6 +107,21 @@ def text_of(message: Message) -> str:
 
 def cancelled_result(reason: str) -> str:
     return json.dumps({"error": reason, "type": "cancelled"})
+
+
+def finish_interrupted(message: Message, reason: IncompleteReason) -> None:
+    """Mark a message cut short as incomplete; every unfinished tool call gets a result."""
+    why = {
+        "run_cancelled": "The run was cancelled.",
+        "run_interrupted": "The kernel stopped during the run.",
+    }.get(reason, "The run failed.")
+    for call in message["tool_calls"]:
+        if call["status"] not in FINISHED:
+            call["status"] = "cancelled"
+            call["result"] = cancelled_result(f"{why} The call did not finish.")
+    message["status"] = "incomplete"
+    message["incomplete_details"] = {"reason": reason}
+    message["completed_at"] = now()
 
 
 def history(messages: list[Message]) -> list[dict[str, Any]]:

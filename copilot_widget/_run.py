@@ -21,11 +21,10 @@ from openai.types.chat import ChatCompletionChunk
 
 from ._errors import CopilotError, ProviderError, provider_error
 from ._messages import (
-    FINISHED,
     IncompleteReason,
     Message,
     ToolCall,
-    cancelled_result,
+    finish_interrupted,
     history,
     new_id,
     new_message,
@@ -45,6 +44,8 @@ RunStatus = Literal[
 
 #: Seconds between two deltas sent to the front end while tokens stream in.
 DELTA_INTERVAL = 0.03
+#: Seconds between two saves of the streaming draft (what a killed kernel can lose at most).
+SAVE_INTERVAL = 0.5
 
 
 class Run:
@@ -62,6 +63,7 @@ class Run:
         self._pending_text: list[str] = []
         self._pending_calls: list[dict[str, Any]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._saved_at = 0.0
 
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -239,6 +241,11 @@ class Run:
             payload["tool_calls"] = list(self._pending_calls)
             self._pending_calls.clear()
         self._copilot._to_front_end(payload)
+        now = time.monotonic()
+        if now - self._saved_at >= SAVE_INTERVAL:
+            self._saved_at = now
+            self._draft["content"][0]["text"]["value"] = "".join(self._draft_text)
+            self._copilot._save(self._draft)
 
     def _cancel_flush(self) -> None:
         if self._flush_handle is not None:
@@ -384,9 +391,5 @@ class Run:
             return
         self._flush()
         message["content"][0]["text"]["value"] = "".join(self._draft_text)
-        why = "The run was cancelled." if reason == "run_cancelled" else "The run failed."
-        for call in message["tool_calls"]:
-            if call["status"] not in FINISHED:
-                call["status"] = "cancelled"
-                call["result"] = cancelled_result(f"{why} The call did not finish.")
+        finish_interrupted(message, reason)
         self._end_message(message, reason)

@@ -8,7 +8,7 @@ import logging
 import os
 import pathlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, TypeVar, cast, overload
 
 import anywidget
 import ipywidgets
@@ -19,10 +19,12 @@ from . import _serialize
 from ._actions import ACTION_OPTIONS, Action
 from ._errors import CopilotError, InvalidOptionsError, ProviderError, RunInProgressError
 from ._events import Callback, Events
-from ._messages import Message, new_message, new_thread, text_of
+from ._messages import Message, Thread, finish_interrupted, new_message, new_thread, text_of
 from ._run import Run
+from ._store import MEMORY, StoreError, ThreadStore
 
 logger = logging.getLogger("copilot_widget")
+T = TypeVar("T")
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
@@ -106,6 +108,8 @@ class Copilot(anywidget.AnyWidget):
     """True when the copilot talks to an offline scripted server (shows a badge)."""
     needs_setup = traitlets.Bool(False).tag(sync=True)
     """True when no credentials are configured (the chat shows a setup card)."""
+    store_warning = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """Why conversations are not being saved (the store failed), or None when they are."""
 
     def __init__(
         self,
@@ -161,26 +165,21 @@ class Copilot(anywidget.AnyWidget):
         if store is not None and not isinstance(store, str | os.PathLike):
             raise InvalidOptionsError(f"store must be a path or ':memory:', got {store!r}.")
 
-        thread = new_thread()
-        if thread_id is not None:
-            thread["id"] = thread_id
-        super().__init__(
-            thread=thread,
-            threads=[thread],
-            suggestions=list(suggestions),
-            title=title,
-        )
+        super().__init__(suggestions=list(suggestions), title=title)
+        self._events = Events(self._report_callback_error)
         self.model = model
         self.instructions = instructions
         self.max_steps = max_steps
         self.app_id, self.user_id, self.company_id = app_id, user_id, company_id
-        self._store = store
+        self._scope = (app_id, user_id or "", company_id or "")
+        self._store = self._open_store(store)
+        self._saved_thread = False  # a new thread is written with its first message
+        self._open_thread(thread_id)
         self._client = _make_client(client, api_key, base_url)
         self.needs_setup = self._client is None
         self.offline_demo = self._client is not None and _is_offline_demo(self._client)
         self._actions: dict[str, Action] = {}
         self._readables: list[Readable] = []
-        self._events = Events(self._report_callback_error)
         self._run: Run | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None  # for blocking sends
@@ -276,6 +275,7 @@ class Copilot(anywidget.AnyWidget):
         last = self.messages[-1]
         details = last["incomplete_details"]
         if last["role"] == "assistant" and details and details["reason"] == "run_failed":
+            self._persist(self._store.delete_message, last["id"])
             self.messages = self.messages[:-1]
         return self._start()
 
@@ -337,20 +337,25 @@ class Copilot(anywidget.AnyWidget):
             self._events.emit("status.changed", {"old_status": old, "new_status": status})
 
     def _commit(self, message: Message) -> None:
-        """Add a finished message to the thread (one sync of `messages`)."""
+        """Add a finished message to the thread (one sync of `messages`) and save it."""
+        if message["role"] == "user" and not any(m["role"] == "user" for m in self.messages):
+            title = " ".join(text_of(message).split())
+            self.thread = {**self.thread, "title": title[:60] + ("…" if len(title) > 60 else "")}
+            if self._saved_thread:
+                self._persist(self._store.rename_thread, self.thread["id"], self.thread["title"])
+        self._save(message)
         self.messages = [*self.messages, message]
+        self._refresh_threads()
         if message["status"] == "incomplete":
             self._events.emit("message.incomplete", dict(message))
         else:
             self._events.emit("message.completed", dict(message))
         self._events.emit("messages.changed", {"messages": list(self.messages)})
-        if message["role"] == "user" and self.thread.get("title") == "New chat":
-            title = " ".join(text_of(message).split())
-            self.thread = {**self.thread, "title": title[:60] + ("…" if len(title) > 60 else "")}
-            self.threads = [self.thread]
 
     def _show_draft(self, message: Message | None) -> None:
         self._to_front_end({"kind": "draft", "message": message})
+        if message is not None:
+            self._save(message)  # an in-progress message survives a kernel restart
 
     def _to_front_end(self, payload: dict[str, Any]) -> None:
         # `send` is the copilot's own API here, so custom messages go through Widget.send.
@@ -378,6 +383,166 @@ class Copilot(anywidget.AnyWidget):
             return  # never loop: a failing error callback is only logged
         self._report_error(CopilotError(f"A callback for the {event_type!r} event failed: {exc!r}"))
 
+    # -- threads ------------------------------------------------------------------------
+    def new_thread(self) -> Thread:
+        """Start a new, empty thread and select it (it is saved with its first message)."""
+        self._check_idle("start a new thread")
+        old = self.thread["id"]
+        with self.hold_sync():
+            self._select(new_thread(), [], saved=False)
+        self._events.emit("thread.created", dict(self.thread))
+        self._emit_selection(old)
+        return cast(Thread, self.thread)
+
+    def select_thread(self, thread_id: str) -> Thread:
+        """Open a thread of this scope: its messages replace the current ones at once."""
+        self._check_idle("switch threads")
+        thread = self._known_thread(thread_id)
+        old = self.thread["id"]
+        if thread_id != old:
+            messages = self._load_messages(thread_id)
+            with self.hold_sync():
+                self._select(thread, messages, saved=True)
+            self._emit_selection(old)
+        return cast(Thread, self.thread)
+
+    def rename_thread(self, thread_id: str, title: str) -> Thread:
+        """Give a thread a new title."""
+        _check_str("title", title, empty_ok=False)
+        title = " ".join(title.split())
+        thread = self._known_thread(thread_id)
+        thread = {**thread, "title": title}
+        if thread_id == self.thread["id"]:
+            self.thread = dict(thread)
+        if thread_id != self.thread["id"] or self._saved_thread:
+            self._persist(self._store.rename_thread, thread_id, title)
+        self._refresh_threads()
+        return thread
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread and its messages; deleting the selected one opens the most recent
+        other thread (or a new one)."""
+        self._known_thread(thread_id)
+        if thread_id == self.thread["id"]:
+            self._check_idle("delete the thread in use")
+        self._persist(self._store.delete_thread, thread_id)
+        if thread_id != self.thread["id"]:
+            self._refresh_threads()
+            return
+        old = self.thread["id"]
+        remaining = self._stored_threads()
+        with self.hold_sync():
+            if remaining:
+                self._select(remaining[0], self._load_messages(remaining[0]["id"]), saved=True)
+            else:
+                self._select(new_thread(), [], saved=False)
+        if not remaining:
+            self._events.emit("thread.created", dict(self.thread))
+        self._emit_selection(old)
+
+    def _check_idle(self, what: str) -> None:
+        if self._run is not None and not self._run.done():
+            raise RunInProgressError(f"Cannot {what} while a run is in progress: stop it first.")
+
+    def _known_thread(self, thread_id: str) -> Thread:
+        if thread_id == self.thread.get("id"):
+            return cast(Thread, dict(self.thread))
+        thread = self._persist(self._store.thread, thread_id, self._scope)
+        if thread is None:
+            raise InvalidOptionsError(
+                f"No thread {thread_id!r} for app_id={self.app_id!r}, user_id={self.user_id!r}, "
+                f"company_id={self.company_id!r} in the store {self._store.path!r}."
+            )
+        return thread
+
+    def _select(self, thread: Thread, messages: list[Message], *, saved: bool) -> None:
+        self._saved_thread = saved
+        self._to_front_end({"kind": "draft", "message": None})
+        self.thread = dict(thread)
+        self.messages = messages
+        self._refresh_threads()
+
+    def _emit_selection(self, old: str) -> None:
+        self.error = None  # an error belongs to the thread it happened in
+        self._events.emit(
+            "selectedThreadId.changed",
+            {"old_selected_thread_id": old, "new_selected_thread_id": self.thread["id"]},
+        )
+        self._events.emit("messages.changed", {"messages": list(self.messages)})
+
+    def _stored_threads(self) -> list[Thread]:
+        return self._persist(self._store.threads, self._scope) or []
+
+    def _refresh_threads(self) -> None:
+        stored = [t for t in self._stored_threads() if t["id"] != self.thread["id"]]
+        threads: list[dict[str, Any]] = [dict(self.thread), *(dict(t) for t in stored)]
+        if threads != self.threads:
+            self.threads = threads
+            self._events.emit("threads.changed", {"threads": list(threads)})
+
+    def _open_thread(self, thread_id: str | None) -> None:
+        if thread_id is not None:
+            thread = self._persist(self._store.thread, thread_id, self._scope)
+            if thread is None:
+                raise InvalidOptionsError(
+                    f"No thread {thread_id!r} for app_id={self.app_id!r}, "
+                    f"user_id={self.user_id!r}, company_id={self.company_id!r} in the store "
+                    f"{self._store.path!r}; omit thread_id to open the most recent thread."
+                )
+        else:
+            stored = self._stored_threads()
+            thread = stored[0] if stored else None
+        if thread is None:
+            self._select(new_thread(), [], saved=False)
+        else:
+            self._select(thread, self._load_messages(thread["id"]), saved=True)
+
+    def _load_messages(self, thread_id: str) -> list[Message]:
+        messages: list[Message] = self._persist(self._store.messages, thread_id) or []
+        for message in messages:
+            # A message still in progress was cut off by a kernel that stopped mid-run.
+            if message["status"] == "in_progress":
+                finish_interrupted(message, "run_interrupted")
+                self._persist(self._store.save_message, message)
+        return messages
+
+    # -- the store ----------------------------------------------------------------------
+    def _open_store(self, store: str | os.PathLike[str] | None) -> ThreadStore:
+        self.store_warning = None
+        try:
+            return ThreadStore(store)
+        except StoreError as exc:
+            self._store_failed(exc)
+            return ThreadStore(MEMORY)
+
+    def _store_failed(self, exc: StoreError) -> None:
+        logger.warning("%s", exc)
+        self.store_warning = (
+            f"{exc}. Conversations are kept in memory only: they will not survive a restart."
+        )
+        self._report_error(InvalidOptionsError(self.store_warning))
+
+    def _save(self, message: Message) -> None:
+        if not self._saved_thread:
+            self._saved_thread = True
+            self._persist(self._store.create_thread, cast(Thread, self.thread), self._scope)
+        self._persist(self._store.save_message, message)
+
+    def _persist(self, operation: Callable[..., T], *args: Any) -> T | None:
+        """Run a store operation; if the store fails, go on in memory (saying so) with the
+        thread as it is, so nothing in front of the user is lost."""
+        try:
+            return operation(*args)
+        except StoreError as exc:
+            self._store_failed(exc)
+            memory = ThreadStore(MEMORY)
+            self._store = memory
+            memory.create_thread(cast(Thread, self.thread), self._scope)
+            for message in self.messages:
+                memory.save_message(message)
+            self._saved_thread = True
+            return None
+
     # -- events -------------------------------------------------------------------------
     def on(self, type: str, callback: Callback) -> None:
         """Call `callback(event)` on each event of `type` (copilotjs names)."""
@@ -403,6 +568,18 @@ class Copilot(anywidget.AnyWidget):
                 self.retry()
             elif kind == "dismiss_error":
                 self.error = None
+            elif kind == "new_thread":
+                self.new_thread()
+            elif kind in ("select_thread", "rename_thread", "delete_thread"):
+                thread_id = content.get("thread_id")
+                if not isinstance(thread_id, str):
+                    raise InvalidOptionsError(f"{kind} needs a thread_id string.")
+                if kind == "select_thread":
+                    self.select_thread(thread_id)
+                elif kind == "rename_thread":
+                    self.rename_thread(thread_id, str(content.get("title", "")))
+                else:
+                    self.delete_thread(thread_id)
             else:
                 logger.warning("Ignored an unknown message from the front end: %r", kind)
         except CopilotError as exc:

@@ -891,8 +891,9 @@ class ScriptedServer:
 
     @property
     def finished_at(self) -> list[float]:
-        """Wall-clock times (``time.time()``) at which each complete stream was sent, in order:
-        for measuring how long after the last chunk a client shows it."""
+        """Wall-clock times (``time.time()``) at which each complete stream started sending its
+        closing chunks, in order: for measuring how long after the last chunk a client shows
+        it."""
         with self._lock:
             return list(self._finished_at)
 
@@ -1046,11 +1047,13 @@ class ScriptedServer:
             await response.flush()
             # Close (FIN) without the terminating zero-length chunk: an incomplete body.
             return False
+        # Stamped before the closing chunks go out, so the stamp is there by the time a
+        # client has read the end of the stream.
+        with self._lock:
+            self._finished_at.append(time.time())
         for event in stream.tail:
             await response.event(event)
         await response.end_stream()
-        with self._lock:
-            self._finished_at.append(time.time())
         return True
 
 

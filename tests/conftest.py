@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,10 +14,12 @@ from copilot_widget.testing import ScriptedServer
 
 
 @pytest.fixture(autouse=True)
-def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests never reach a real provider, whatever the machine's environment says.
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    # Tests never reach a real provider, whatever the machine's environment says, and the
+    # default thread store of each test is a file of its own.
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "COPILOT_WIDGET_MODEL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
 
 
 @pytest.fixture
