@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { DraftStore } from "./draft";
-import { message, toolCall } from "./fake-model";
+import { connectDraftStore, DraftStore } from "./draft";
+import { FakeModel, message, toolCall } from "./fake-model";
 import { messageText } from "./messages";
 
 const draftText = (store: DraftStore) => (store.draft ? messageText(store.draft) : null);
@@ -95,5 +95,33 @@ describe("DraftStore", () => {
     expect(store.draft).toBeNull();
     store.setSnapshot(draft, [finished]);
     expect(store.draft).toBeNull();
+  });
+
+  it("clears the draft, notifying only if there was one", () => {
+    const store = new DraftStore();
+    const listener = vi.fn();
+    store.subscribe(listener);
+    store.clear();
+    expect(listener).not.toHaveBeenCalled();
+    store.setSnapshot(message("assistant", "x", { status: "in_progress" }), []);
+    listener.mockClear();
+    store.clear();
+    expect(store.draft).toBeNull();
+    expect(listener).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("connectDraftStore", () => {
+  it("drops the draft when another thread is selected, not when the thread is renamed", () => {
+    const thread = { id: "thread_1", object: "thread" as const, title: "One", created_at: 0 };
+    const model = new FakeModel({ thread });
+    const { store, dispose } = connectDraftStore(model);
+    model.receive({ kind: "draft", message: message("assistant", "x", { status: "in_progress" }) });
+    model.set("thread", { ...thread, title: "Renamed" });
+    expect(draftText(store)).toBe("x");
+    model.set("thread", { ...thread, id: "thread_2" });
+    expect(store.draft).toBeNull();
+    dispose();
+    expect(model.handlerCount()).toBe(0);
   });
 });

@@ -66,6 +66,13 @@ export class DraftStore {
     }
   }
 
+  /** Drops the draft whatever it is (the selected thread changed). */
+  clear(): void {
+    if (this.#draft === null) return;
+    this.#draft = null;
+    this.#notify();
+  }
+
   #notify(): void {
     for (const listener of this.#listeners) listener();
   }
@@ -80,19 +87,30 @@ function copyMessage(message: Message): Message {
   };
 }
 
-/** Creates a draft store fed by `model`'s custom messages and `messages` changes. */
+/** Creates a draft store fed by `model`'s custom messages, `messages` changes and thread
+ * switches (a draft belongs to the thread it was streamed in). */
 export function connectDraftStore(model: AnyModel<Model>): { store: DraftStore; dispose: () => void } {
   const store = new DraftStore();
+  let threadId = model.get("thread")?.id;
   const onCustom = (msg: ServerMessage) => {
     if (msg?.kind === "draft") store.setSnapshot(msg.message, model.get("messages") ?? []);
     else if (msg?.kind === "delta") store.applyDelta(msg);
   };
   const onMessages = () => store.dropIfFinished(model.get("messages") ?? []);
+  // Only a switch: `thread` also changes when the selected thread is renamed.
+  const onThread = () => {
+    const id = model.get("thread")?.id;
+    if (id === threadId) return;
+    threadId = id;
+    store.clear();
+  };
   model.on("msg:custom", onCustom);
   model.on("change:messages", onMessages);
+  model.on("change:thread", onThread);
   const dispose = () => {
     model.off("msg:custom", onCustom);
     model.off("change:messages", onMessages);
+    model.off("change:thread", onThread);
   };
   return { store, dispose };
 }

@@ -28,6 +28,7 @@ export class FakeModel implements AnyModel<Model> {
       action_specs: [],
       offline_demo: false,
       needs_setup: false,
+      store_warning: null,
       ...state,
     };
   }

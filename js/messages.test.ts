@@ -108,6 +108,7 @@ describe("messages", () => {
     ["run_cancelled", "Stopped"],
     ["max_steps", "Stopped: reached the step limit"],
     ["run_failed", "Interrupted by an error"],
+    ["run_interrupted", "Interrupted: the kernel stopped"],
   ] as const)("notes an incomplete message (%s)", async (reason, note) => {
     const incomplete = message("assistant", "partial", {
       status: "incomplete",

@@ -18,6 +18,7 @@ const INCOMPLETE_NOTES: Record<IncompleteReason, string> = {
   run_cancelled: "Stopped",
   max_steps: "Stopped: reached the step limit",
   run_failed: "Interrupted by an error",
+  run_interrupted: "Interrupted: the kernel stopped",
 };
 
 /** JSON text shown pretty-printed when it parses (a JSON string shown as its value); otherwise
@@ -182,7 +183,7 @@ export class MessageList {
         "data-testid": "message-list",
         role: "log",
         "aria-live": "polite",
-        "aria-label": "Conversation",
+        "aria-label": "Messages",
         tabindex: "0",
       },
       this.#empty,

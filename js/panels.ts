@@ -17,16 +17,29 @@ export class Header {
     },
     "offline demo",
   );
+  #storeWarningText = h("span", { class: "cw-visually-hidden" });
+  #storeWarning = h(
+    "span",
+    { class: "cw-badge cw-badge-store", "data-testid": "store-warning", role: "status", hidden: true },
+    "Not saved",
+    this.#storeWarningText,
+  );
   /** Where the thread picker and undo / redo buttons go. */
   readonly actions = h("div", { class: "cw-header-actions" });
 
   constructor() {
-    this.el = h("header", { class: "cw-header" }, this.#title, this.#badge, this.actions);
+    this.el = h("header", { class: "cw-header" }, this.#title, this.#badge, this.#storeWarning, this.actions);
   }
 
-  update(title: string, offlineDemo: boolean): void {
+  /** `storeWarning`: why conversations are not being saved; null (or empty) when they are. */
+  update(title: string, offlineDemo: boolean, storeWarning: string | null): void {
     this.#title.textContent = title || "Copilot";
     this.#badge.hidden = !offlineDemo;
+    const warning = typeof storeWarning === "string" ? storeWarning.trim() : "";
+    this.#storeWarning.hidden = warning === "";
+    // The full sentence: a tooltip for the eyes, and read after "Not saved" by screen readers.
+    this.#storeWarning.title = warning;
+    this.#storeWarningText.textContent = warning === "" ? "" : `: ${warning}`;
   }
 }
 

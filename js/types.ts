@@ -33,7 +33,7 @@ export interface ToolCall {
 
 export type MessageStatus = "in_progress" | "completed" | "incomplete";
 
-export type IncompleteReason = "run_cancelled" | "run_failed" | "max_steps";
+export type IncompleteReason = "run_cancelled" | "run_failed" | "run_interrupted" | "max_steps";
 
 export interface TextContent {
   type: "text";
@@ -94,6 +94,8 @@ export interface Model {
   action_specs: ActionSpec[];
   offline_demo: boolean;
   needs_setup: boolean;
+  /** null while conversations are being saved; otherwise a short sentence saying why not. */
+  store_warning: string | null;
 }
 
 // Custom messages, Python -> front end.
@@ -127,4 +129,8 @@ export type ClientMessage =
   | { kind: "send"; text: string }
   | { kind: "cancel" }
   | { kind: "retry" }
-  | { kind: "dismiss_error" };
+  | { kind: "dismiss_error" }
+  | { kind: "new_thread" }
+  | { kind: "select_thread"; thread_id: string }
+  | { kind: "rename_thread"; thread_id: string; title: string }
+  | { kind: "delete_thread"; thread_id: string };

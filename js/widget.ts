@@ -4,6 +4,7 @@ import { Composer } from "./composer";
 import { connectDraftStore, type DraftStore } from "./draft";
 import { MessageList } from "./messages";
 import { ErrorBanner, Header, Suggestions, setupCard } from "./panels";
+import { ThreadControls } from "./threads";
 import type { ClientMessage, Model } from "./types";
 
 /** anywidget calls this factory once per widget (model), so its closure is the place for state
@@ -39,6 +40,8 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
   const send = (message: ClientMessage) => model.send(message);
 
   const header = new Header();
+  const threads = new ThreadControls(send);
+  header.actions.append(threads.el);
   const setup = setupCard();
   const errorBanner = new ErrorBanner(send);
   const list = new MessageList();
@@ -61,6 +64,19 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
     if (!model.get("is_ready")) return "Waiting for the kernel… (run the cell if this stays)";
     return null;
   };
+  // Python refuses to switch threads during a run.
+  const threadsDisabledReason = (): string | null => {
+    const status = model.get("status") ?? "idle";
+    if (status !== "idle") return "Wait for the copilot to finish (or stop it) to change conversations.";
+    if (!model.get("is_ready")) return "Waiting for the kernel… (run the cell if this stays)";
+    return null;
+  };
+  const updateThreads = () =>
+    threads.update({
+      thread: model.get("thread"),
+      threads: model.get("threads") ?? [],
+      disabledReason: threadsDisabledReason(),
+    });
   const updateControls = () => {
     const status = model.get("status") ?? "idle";
     const reason = disabledReason();
@@ -69,8 +85,10 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
     // No credentials, or credentials the provider refused: say how to set them up.
     setup.hidden = !(model.get("needs_setup") || model.get("error")?.type === "authentication_error");
     list.setWorking(status !== "idle");
+    updateThreads();
   };
-  const updateHeader = () => header.update(model.get("title"), model.get("offline_demo"));
+  const updateHeader = () =>
+    header.update(model.get("title"), model.get("offline_demo"), model.get("store_warning") ?? null);
   const updateError = () => errorBanner.update(model.get("error") ?? null);
   // Tokens arrive far more often than frames: render the draft at most once per frame.
   let frame: number | null = null;
@@ -92,9 +110,29 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
     drawDraft();
   };
 
+  // Python updates `thread`, `threads` and `messages` in one sync, so on a switch
+  // `change:thread` may fire before or after `change:messages`. Either way, none of the
+  // previous thread's messages (nor its draft) may stay on screen, not even for a frame: they
+  // go in this handler, in the same task as the switch. (The store, subscribed before any
+  // view, has dropped the draft already: drawing it now removes it from the DOM.)
+  let threadId = model.get("thread")?.id;
+  const updateThread = () => {
+    const id = model.get("thread")?.id;
+    if (id !== threadId) {
+      threadId = id;
+      list.setMessages((model.get("messages") ?? []).filter((m) => m.thread_id === id));
+      drawDraft();
+      list.scrollToBottom();
+    }
+    updateThreads(); // a rename changes `thread` too
+  };
+
   const handlers: [string, () => void][] = [
     ["change:title", updateHeader],
     ["change:offline_demo", updateHeader],
+    ["change:store_warning", updateHeader],
+    ["change:thread", updateThread],
+    ["change:threads", updateThreads],
     ["change:error", updateError],
     ["change:error", updateControls],
     ["change:messages", updateMessages],

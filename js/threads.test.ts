@@ -1,0 +1,395 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FakeModel, message, mount, nextFrame } from "./fake-model";
+import type { Thread } from "./types";
+
+const cleanups: (() => Promise<void>)[] = [];
+async function view(model: FakeModel): Promise<HTMLElement> {
+  const { el, cleanup } = await mount(model);
+  cleanups.push(cleanup);
+  return el;
+}
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+  vi.restoreAllMocks();
+});
+
+function get<T extends HTMLElement = HTMLElement>(el: HTMLElement, testid: string): T {
+  const found = el.querySelector<T>(`[data-testid="${testid}"]`);
+  if (found === null) throw new Error(`no [data-testid="${testid}"]`);
+  return found;
+}
+const all = (el: HTMLElement, testid: string) => [
+  ...el.querySelectorAll<HTMLElement>(`[data-testid="${testid}"]`),
+];
+const visible = (node: HTMLElement) => !node.closest("[hidden]");
+
+function press(target: HTMLElement, key: string, init: KeyboardEventInit = {}): KeyboardEvent {
+  const event = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, ...init });
+  target.dispatchEvent(event);
+  return event;
+}
+/** What the thread controls sent (not "ready" and the like). */
+const threadMessages = (model: FakeModel) => model.sent.filter((m) => m.kind.endsWith("_thread"));
+
+function thread(id: string, title: string): Thread {
+  return { id, object: "thread", title, created_at: 1_700_000_000 };
+}
+const alpha = thread("thread_a", "Plotting the sales");
+const beta = thread("thread_b", "");
+const gamma = thread("thread_c", "Cleaning the data");
+
+async function threeThreads(extra: ConstructorParameters<typeof FakeModel>[0] = {}) {
+  const model = new FakeModel({ thread: alpha, threads: [alpha, beta, gamma], ...extra });
+  const el = await view(model);
+  return { model, el };
+}
+
+describe("thread picker", () => {
+  it("lists the threads by title and selects the current one", async () => {
+    const { el } = await threeThreads();
+    const picker = get<HTMLSelectElement>(el, "thread-picker");
+    expect(picker.tagName).toBe("SELECT");
+    expect(picker.getAttribute("aria-label")).toBe("Conversation");
+    expect(visible(picker)).toBe(true);
+    expect([...picker.options].map((o) => [o.value, o.textContent])).toEqual([
+      ["thread_a", "Plotting the sales"],
+      ["thread_b", "New chat"],
+      ["thread_c", "Cleaning the data"],
+    ]);
+    expect(picker.value).toBe("thread_a");
+    expect(picker.selectedOptions[0].textContent).toBe("Plotting the sales");
+    // Inside the root that keeps notebook shortcuts away.
+    expect(picker.closest("[data-lm-suppress-shortcuts]")).not.toBeNull();
+    expect(picker.closest("header")).not.toBeNull();
+  });
+
+  it("follows thread and threads as Python updates them", async () => {
+    const { model, el } = await threeThreads();
+    const picker = get<HTMLSelectElement>(el, "thread-picker");
+    model.set("thread", beta);
+    expect(picker.value).toBe("thread_b");
+    const renamed = { ...gamma, title: "Tidy data" };
+    model.set("threads", [renamed, beta, alpha]);
+    expect([...picker.options].map((o) => o.textContent)).toEqual([
+      "Tidy data",
+      "New chat",
+      "Plotting the sales",
+    ]);
+    expect(picker.value).toBe("thread_b");
+  });
+
+  it("shows the selected thread even when threads does not list it", async () => {
+    const el = await view(new FakeModel({ thread: alpha, threads: [] }));
+    const picker = get<HTMLSelectElement>(el, "thread-picker");
+    expect([...picker.options].map((o) => o.textContent)).toEqual(["Plotting the sales"]);
+    expect(picker.value).toBe("thread_a");
+  });
+
+  it("sends select_thread when another thread is chosen", async () => {
+    const { model, el } = await threeThreads();
+    const picker = get<HTMLSelectElement>(el, "thread-picker");
+    picker.value = "thread_c";
+    picker.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(threadMessages(model)).toEqual([{ kind: "select_thread", thread_id: "thread_c" }]);
+    // Choosing the thread already shown sends nothing.
+    picker.value = "thread_a";
+    picker.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(threadMessages(model)).toHaveLength(1);
+  });
+
+  it("starts a new thread", async () => {
+    const { model, el } = await threeThreads();
+    const button = get<HTMLButtonElement>(el, "new-thread-button");
+    expect(button.textContent).toBe("New chat");
+    button.click();
+    expect(threadMessages(model)).toEqual([{ kind: "new_thread" }]);
+  });
+});
+
+describe("renaming a thread", () => {
+  async function startRename() {
+    const { model, el } = await threeThreads();
+    get(el, "rename-thread-button").click();
+    const input = get<HTMLInputElement>(el, "rename-thread-input");
+    return { model, el, input };
+  }
+
+  it("swaps the title for a focused input; Enter sends the trimmed title", async () => {
+    const { model, el, input } = await startRename();
+    expect(visible(input)).toBe(true);
+    expect(visible(get(el, "thread-picker"))).toBe(false);
+    expect(document.activeElement).toBe(input);
+    expect(input.value).toBe("Plotting the sales");
+    expect(input.getAttribute("aria-label")).toBeTruthy();
+
+    input.value = "  Sales by region  ";
+    const event = press(input, "Enter");
+    expect(event.defaultPrevented).toBe(true);
+    expect(threadMessages(model)).toEqual([
+      { kind: "rename_thread", thread_id: "thread_a", title: "Sales by region" },
+    ]);
+    expect(visible(input)).toBe(false);
+    expect(visible(get(el, "thread-picker"))).toBe(true);
+    // The focus goes back where it came from, and the blur of the input did not send again.
+    expect(document.activeElement).toBe(get(el, "rename-thread-button"));
+    expect(threadMessages(model)).toHaveLength(1);
+  });
+
+  it("cancels on Escape", async () => {
+    const { model, el, input } = await startRename();
+    input.value = "Something else";
+    press(input, "Escape");
+    expect(visible(input)).toBe(false);
+    expect(document.activeElement).toBe(get(el, "rename-thread-button"));
+    expect(threadMessages(model)).toEqual([]);
+  });
+
+  it("saves on blur", async () => {
+    const { model, input } = await startRename();
+    input.value = "Blurred title";
+    input.blur();
+    expect(threadMessages(model)).toEqual([
+      { kind: "rename_thread", thread_id: "thread_a", title: "Blurred title" },
+    ]);
+    expect(visible(input)).toBe(false);
+  });
+
+  it.each([
+    ["empty", "   "],
+    ["unchanged", " Plotting the sales "],
+  ])("ignores an %s title", async (_, title) => {
+    const { model, input } = await startRename();
+    input.value = title;
+    press(input, "Enter");
+    expect(threadMessages(model)).toEqual([]);
+    expect(visible(input)).toBe(false);
+  });
+
+  it("renames a title-less thread starting from an empty input", async () => {
+    const model = new FakeModel({ thread: beta, threads: [beta] });
+    const el = await view(model);
+    get(el, "rename-thread-button").click();
+    const input = get<HTMLInputElement>(el, "rename-thread-input");
+    expect(input.value).toBe("");
+    input.value = "Named at last";
+    press(input, "Enter");
+    expect(threadMessages(model)).toEqual([
+      { kind: "rename_thread", thread_id: "thread_b", title: "Named at last" },
+    ]);
+  });
+
+  it("keeps keystrokes in the input away from the notebook's shortcuts", async () => {
+    const { input } = await startRename();
+    const seen = vi.fn();
+    for (const type of ["keydown", "keypress", "keyup"]) document.addEventListener(type, seen);
+    for (const type of ["keydown", "keypress", "keyup"]) {
+      input.dispatchEvent(new KeyboardEvent(type, { key: "d", bubbles: true }));
+    }
+    press(input, "Escape");
+    for (const type of ["keydown", "keypress", "keyup"]) document.removeEventListener(type, seen);
+    expect(seen).not.toHaveBeenCalled();
+  });
+
+  it("drops the rename if another thread gets selected meanwhile", async () => {
+    const { model, el, input } = await startRename();
+    input.value = "Meant for alpha";
+    model.set("thread", gamma);
+    expect(visible(input)).toBe(false);
+    expect(get<HTMLSelectElement>(el, "thread-picker").value).toBe("thread_c");
+    input.blur();
+    expect(threadMessages(model)).toEqual([]);
+  });
+});
+
+describe("deleting a thread", () => {
+  it("asks inline first; confirming sends delete_thread for the selected thread", async () => {
+    const confirm = vi.spyOn(window, "confirm").mockReturnValue(true);
+    const { model, el } = await threeThreads();
+    const question = get(el, "delete-thread-confirmation");
+    expect(visible(question)).toBe(false);
+
+    get(el, "delete-thread-button").click();
+    expect(threadMessages(model)).toEqual([]);
+    expect(visible(question)).toBe(true);
+    expect(question.textContent).toContain("Delete this conversation?");
+    expect(visible(get(el, "delete-thread-button"))).toBe(false);
+    // The safe answer has the focus.
+    expect(document.activeElement).toBe(get(el, "cancel-delete-button"));
+
+    get(el, "confirm-delete-button").click();
+    expect(threadMessages(model)).toEqual([{ kind: "delete_thread", thread_id: "thread_a" }]);
+    expect(visible(question)).toBe(false);
+    expect(visible(get(el, "delete-thread-button"))).toBe(true);
+    expect(confirm).not.toHaveBeenCalled();
+  });
+
+  it("sends nothing when cancelled (button or Escape)", async () => {
+    const { model, el } = await threeThreads();
+    const question = get(el, "delete-thread-confirmation");
+    get(el, "delete-thread-button").click();
+    get(el, "cancel-delete-button").click();
+    expect(visible(question)).toBe(false);
+    expect(document.activeElement).toBe(get(el, "delete-thread-button"));
+
+    get(el, "delete-thread-button").click();
+    press(get(el, "confirm-delete-button"), "Escape");
+    expect(visible(question)).toBe(false);
+    expect(threadMessages(model)).toEqual([]);
+  });
+});
+
+describe("while the copilot works", () => {
+  const controls = ["thread-picker", "new-thread-button", "rename-thread-button", "delete-thread-button"];
+
+  it("disables the thread controls and says why", async () => {
+    const { model, el } = await threeThreads();
+    const elements = controls.map((id) => get<HTMLSelectElement | HTMLButtonElement>(el, id));
+    expect(elements.map((e) => e.disabled)).toEqual([false, false, false, false]);
+
+    for (const status of ["working", "cancelling", "requires_action"] as const) {
+      model.set("status", status);
+      expect(elements.map((e) => e.disabled)).toEqual([true, true, true, true]);
+      for (const e of elements) expect(e.title).toMatch(/finish/i);
+    }
+    // Nothing is sent from a disabled control, even if an event gets through.
+    get<HTMLButtonElement>(el, "new-thread-button").dispatchEvent(new MouseEvent("click"));
+    const picker = get<HTMLSelectElement>(el, "thread-picker");
+    picker.value = "thread_b";
+    picker.dispatchEvent(new Event("change"));
+    expect(threadMessages(model)).toEqual([]);
+
+    model.set("status", "idle");
+    expect(elements.map((e) => e.disabled)).toEqual([false, false, false, false]);
+    expect(picker.value).toBe("thread_a");
+    for (const e of elements) expect(e.title).not.toMatch(/finish/i);
+  });
+
+  it("drops a rename or a deletion in progress when a run starts", async () => {
+    const { model, el } = await threeThreads();
+    get(el, "rename-thread-button").click();
+    const input = get<HTMLInputElement>(el, "rename-thread-input");
+    input.value = "Too late";
+    model.set("status", "working");
+    expect(visible(input)).toBe(false);
+    input.blur();
+    model.set("status", "idle");
+
+    get(el, "delete-thread-button").click();
+    model.set("status", "working");
+    expect(visible(get(el, "delete-thread-confirmation"))).toBe(false);
+    get(el, "confirm-delete-button").click();
+    expect(threadMessages(model)).toEqual([]);
+  });
+});
+
+describe("switching threads", () => {
+  /** A view on thread alpha with two messages and a draft on screen. */
+  async function midConversation() {
+    const a1 = message("user", "Plot sales", { thread_id: alpha.id });
+    const a2 = message("assistant", "Here is the plot", { thread_id: alpha.id });
+    const model = new FakeModel({ thread: alpha, threads: [alpha, gamma], messages: [a1, a2] });
+    const el = await view(model);
+    model.receive({
+      kind: "draft",
+      message: message("assistant", "still typing", { thread_id: alpha.id, status: "in_progress" }),
+    });
+    await nextFrame();
+    expect(all(el, "message")).toHaveLength(2);
+    expect(all(el, "draft")).toHaveLength(1);
+    const c1 = message("user", "Drop the empty rows", { thread_id: gamma.id });
+    return { model, el, old: [a1, a2], c1 };
+  }
+  const shownIds = (el: HTMLElement) => all(el, "message").map((m) => m.dataset.messageId);
+
+  it("replaces the list at once, before any frame (thread first)", async () => {
+    const { model, el, old, c1 } = await midConversation();
+    model.set("thread", gamma);
+    // Python's one sync may deliver `thread` first: the old messages go with it.
+    for (const m of old) expect(el.querySelector(`[data-message-id="${m.id}"]`)).toBeNull();
+    expect(all(el, "draft")).toHaveLength(0);
+
+    model.set("threads", [gamma, alpha]);
+    model.set("messages", [c1]);
+    expect(shownIds(el)).toEqual([c1.id]);
+    expect(all(el, "draft")).toHaveLength(0);
+    expect(el.textContent).not.toContain("Here is the plot");
+    expect(el.textContent).not.toContain("still typing");
+    expect(get<HTMLSelectElement>(el, "thread-picker").value).toBe("thread_c");
+    await nextFrame();
+    expect(all(el, "draft")).toHaveLength(0);
+    expect(shownIds(el)).toEqual([c1.id]);
+  });
+
+  it("replaces the list at once, before any frame (messages first)", async () => {
+    const { model, el, c1 } = await midConversation();
+    model.set("messages", [c1]);
+    model.set("thread", gamma);
+    expect(shownIds(el)).toEqual([c1.id]);
+    expect(all(el, "draft")).toHaveLength(0);
+    await nextFrame();
+    expect(all(el, "draft")).toHaveLength(0);
+  });
+
+  it("shows the empty state for a new thread", async () => {
+    const { model, el } = await midConversation();
+    const fresh = thread("thread_new", "");
+    model.set("thread", fresh);
+    model.set("threads", [fresh, alpha, gamma]);
+    model.set("messages", []);
+    expect(all(el, "message")).toHaveLength(0);
+    expect(all(el, "draft")).toHaveLength(0);
+    expect(visible(el.querySelector<HTMLElement>(".cw-empty") as HTMLElement)).toBe(true);
+    expect(get<HTMLSelectElement>(el, "thread-picker").selectedOptions[0].textContent).toBe("New chat");
+  });
+
+  it("keeps the draft when the selected thread is only renamed", async () => {
+    const { model, el } = await midConversation();
+    model.set("thread", { ...alpha, title: "Sales plot" });
+    await nextFrame();
+    expect(all(el, "draft")).toHaveLength(1);
+    expect(all(el, "message")).toHaveLength(2);
+  });
+
+  it("clears the draft of a second view too, and of one rendered after the switch", async () => {
+    const { model, el, c1 } = await midConversation();
+    const second = await view(model);
+    expect(all(second, "draft")).toHaveLength(1);
+    model.set("thread", gamma);
+    model.set("messages", [c1]);
+    expect(all(el, "draft")).toHaveLength(0);
+    expect(all(second, "draft")).toHaveLength(0);
+    const third = await view(model);
+    expect(all(third, "draft")).toHaveLength(0);
+    expect(shownIds(third)).toEqual([c1.id]);
+  });
+});
+
+describe("storage warning", () => {
+  const sentence = "The store file /tmp/x.db could not be opened. Conversations are kept in memory only.";
+
+  it("shows a badge only when conversations are not being saved", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    const badge = get(el, "store-warning");
+    expect(visible(badge)).toBe(false);
+
+    model.set("store_warning", sentence);
+    expect(visible(badge)).toBe(true);
+    expect(badge.title).toBe(sentence);
+    expect(badge.textContent).toContain("Not saved");
+    // The full sentence is there for screen readers, visually hidden.
+    const hidden = badge.querySelector<HTMLElement>(".cw-visually-hidden");
+    expect(hidden?.textContent).toContain(sentence);
+
+    model.set("store_warning", "");
+    expect(visible(badge)).toBe(false);
+    model.set("store_warning", sentence);
+    model.set("store_warning", null);
+    expect(visible(badge)).toBe(false);
+  });
+
+  it("shows the badge from the first render", async () => {
+    const el = await view(new FakeModel({ store_warning: sentence }));
+    expect(visible(get(el, "store-warning"))).toBe(true);
+  });
+});
