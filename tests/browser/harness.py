@@ -79,6 +79,8 @@ def running_jupyter(workdir: pathlib.Path) -> Iterator[Jupyter]:
     }
     env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     env["JUPYTER_CONFIG_DIR"] = str(workdir / "jupyter-config")
+    # The kernels' default thread store lives here, not in the user's own data directory.
+    env["JUPYTER_DATA_DIR"] = str(workdir / "jupyter-data")
     log = open(workdir / "jupyter.log", "w")  # closed when the server stops
     process = subprocess.Popen(
         [
@@ -125,9 +127,19 @@ RUN_ALL = """async () => {
 }"""
 
 
-def open_and_run(page: Page, url: str) -> None:
-    """Open a notebook page, wait for its kernel, run every cell, wait for the chat."""
+def open_and_run(page: Page, url: str, *, new_thread: bool = True) -> None:
+    """Open a notebook page, wait for its kernel, run every cell, wait for the chat; then
+    start a new thread, so that earlier tests' conversations (the store persists) are not
+    in the way."""
     page.goto(url)
+    run_all(page)
+    if new_thread:
+        page.get_by_test_id("new-thread-button").click()
+        expect(page.get_by_test_id("message")).to_have_count(0)
+
+
+def run_all(page: Page) -> None:
+    """Wait for the notebook's kernel, run every cell, wait for the chat."""
     page.wait_for_function(
         "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
         "?.status === 'idle'",
