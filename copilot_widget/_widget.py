@@ -482,13 +482,7 @@ class Copilot(anywidget.AnyWidget):
 
     def _open_thread(self, thread_id: str | None) -> None:
         if thread_id is not None:
-            thread = self._persist(self._store.thread, thread_id, self._scope)
-            if thread is None:
-                raise InvalidOptionsError(
-                    f"No thread {thread_id!r} for app_id={self.app_id!r}, "
-                    f"user_id={self.user_id!r}, company_id={self.company_id!r} in the store "
-                    f"{self._store.path!r}; omit thread_id to open the most recent thread."
-                )
+            thread: Thread | None = self._known_thread(thread_id)
         else:
             stored = self._stored_threads()
             thread = stored[0] if stored else None
