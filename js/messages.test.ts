@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { FakeModel, message, mount, nextFrame, toolCall } from "./fake-model";
 import type { Message } from "./types";
 
@@ -297,5 +297,124 @@ describe("streaming", () => {
     expect(model.handlerCount()).toBe(withOneView);
     model.set("messages", [message("user", "after cleanup")]);
     expect(all(el, "message")).toHaveLength(0);
+  });
+});
+
+describe("long threads", () => {
+  /** Stands in for requestIdleCallback: `run(n)` gives the waiting callback time for n messages. */
+  function stubIdle() {
+    const waiting = new Map<number, IdleRequestCallback>();
+    let next = 1;
+    vi.stubGlobal("requestIdleCallback", (callback: IdleRequestCallback) => {
+      waiting.set(next, callback);
+      return next++;
+    });
+    vi.stubGlobal("cancelIdleCallback", (handle: number) => waiting.delete(handle));
+    return {
+      get waiting() {
+        return waiting.size;
+      },
+      run(renders: number) {
+        const callbacks = [...waiting.values()];
+        waiting.clear();
+        let left = renders;
+        for (const callback of callbacks)
+          callback({ didTimeout: false, timeRemaining: () => (left-- > 0 ? 1 : 0) });
+      },
+    };
+  }
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  /** 300 messages: user questions and assistant answers in markdown. */
+  function longThread(): Message[] {
+    return Array.from({ length: 300 }, (_, i) =>
+      i % 2 ? message("assistant", `answer **${i}**`) : message("user", `question ${i}`),
+    );
+  }
+  const body = (m: HTMLElement) => m.querySelector<HTMLElement>(".cw-message-body");
+  const isRendered = (m: HTMLElement) => body(m)?.querySelector("strong") != null;
+
+  it("shows every message at once, the last ones as markdown, the others rendered bottom-up later", async () => {
+    const idle = stubIdle();
+    const el = await view(new FakeModel({ messages: longThread() }));
+    const shown = all(el, "message");
+    expect(shown).toHaveLength(300);
+    // What the user sees first (the bottom of the list) is rendered at once.
+    expect(
+      shown
+        .slice(250)
+        .filter((m) => m.dataset.role === "assistant")
+        .every(isRendered),
+    ).toBe(true);
+    // An older answer shows its text as plain text meanwhile.
+    expect(isRendered(shown[249])).toBe(false);
+    expect(body(shown[249])?.textContent).toBe("answer **249**");
+    expect(body(shown[249])?.classList.contains("cw-plain")).toBe(true);
+
+    // Idle time renders the nearest ones first...
+    idle.run(10);
+    expect(isRendered(shown[249])).toBe(true);
+    expect(isRendered(shown[231])).toBe(true);
+    expect(isRendered(shown[229])).toBe(false);
+    // ...and keeps going until none is left.
+    while (idle.waiting > 0) idle.run(50);
+    expect(shown.filter((m) => m.dataset.role === "assistant").every(isRendered)).toBe(true);
+    expect(shown[1].querySelector(".cw-plain")).toBeNull();
+    // User text stays text.
+    expect(body(shown[0])?.textContent).toBe("question 0");
+  });
+
+  it("shows unrendered markdown as inert text, and sanitises it when rendered", async () => {
+    const idle = stubIdle();
+    const messages = longThread();
+    const hostile = '<img src=x onerror="alert(1)"><script>alert(2)</script> **bold**';
+    messages[1] = message("assistant", hostile);
+    const el = await view(new FakeModel({ messages }));
+    const placeholder = all(el, "message")[1];
+    expect(body(placeholder)?.children).toHaveLength(0);
+    expect(body(placeholder)?.textContent).toBe(hostile);
+    expect(el.querySelector("img, script")).toBeNull();
+
+    while (idle.waiting > 0) idle.run(50);
+    expect(body(placeholder)?.querySelector("strong")?.textContent).toBe("bold");
+    expect(el.querySelector("img, script, [onerror]")).toBeNull();
+  });
+
+  it("renders a message added or changed meanwhile at once", async () => {
+    const idle = stubIdle();
+    const messages = longThread();
+    const model = new FakeModel({ messages });
+    const el = await view(model);
+    const edited = {
+      ...messages[1],
+      content: [{ type: "text" as const, text: { value: "**edited**", annotations: [] } }],
+    };
+    model.set("messages", [messages[0], edited, ...messages.slice(2), message("assistant", "**new**")]);
+    const shown = all(el, "message");
+    expect(shown).toHaveLength(301);
+    expect(body(shown[300])?.querySelector("strong")?.textContent).toBe("new");
+    expect(body(shown[1])?.querySelector("strong")?.textContent).toBe("edited");
+    expect(isRendered(shown[3])).toBe(false); // still waiting its turn
+    while (idle.waiting > 0) idle.run(50);
+    expect(isRendered(shown[3])).toBe(true);
+  });
+
+  it("drops the work left for messages that left the list, and stops when the view goes", async () => {
+    const idle = stubIdle();
+    const model = new FakeModel({ messages: longThread() });
+    const { el, cleanup } = await mount(model);
+    const old = all(el, "message");
+    model.set("messages", [message("user", "another thread")]);
+    idle.run(1000);
+    expect(old.some(isRendered)).toBe(true); // the last ones, rendered at once
+    expect(isRendered(old[1])).toBe(false); // never rendered: it left before its turn
+    expect(idle.waiting).toBe(0);
+
+    model.set("messages", longThread());
+    expect(idle.waiting).toBe(1);
+    await cleanup();
+    expect(idle.waiting).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
-// The message list: finished messages rendered incrementally (by id, only what changed) and
-// the streaming draft updated in place.
+// The message list: finished messages rendered incrementally (by id, only what changed), the
+// markdown of a long thread's older messages in idle time, and the streaming draft updated in
+// place.
 import { h } from "./dom";
 import { renderMarkdown } from "./markdown";
 import type { IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
@@ -13,6 +14,11 @@ const STATUS_LABELS: Record<ToolCallStatus, string> = {
   rejected: "Rejected",
   cancelled: "Cancelled",
 };
+
+// In a long list that arrives at once (opening a thread), only the last messages (what the user
+// sees: the list opens at the bottom) get their markdown rendered right away; the others show
+// their text as plain text until idle time renders them, bottom-up. 50 fills a tall list.
+const EAGER_MARKDOWN = 50;
 
 const INCOMPLETE_NOTES: Record<IncompleteReason, string> = {
   run_cancelled: "Stopped",
@@ -93,6 +99,20 @@ class ToolCallCard {
   }
 }
 
+/** Runs `task` when the browser is idle (in a timeout with an 8 ms budget where there is no
+ * requestIdleCallback: Safari); returns a canceller. */
+function whenIdle(task: (deadline: { timeRemaining(): number }) => void): () => void {
+  if (typeof requestIdleCallback === "function") {
+    const handle = requestIdleCallback(task);
+    return () => cancelIdleCallback(handle);
+  }
+  const handle = setTimeout(() => {
+    const end = performance.now() + 8;
+    task({ timeRemaining: () => end - performance.now() });
+  });
+  return () => clearTimeout(handle);
+}
+
 /** One message (finished, or the draft), updated in place: the markdown is re-rendered only
  * when the text changed, tool-call cards are kept by index. */
 export class MessageView {
@@ -102,13 +122,20 @@ export class MessageView {
   #note = h("div", { class: "cw-message-note", hidden: true });
   #cards: ToolCallCard[] = [];
   #text: string | null = null;
+  // Markdown shown as plain text for now (see EAGER_MARKDOWN), rendered by renderMarkdown().
+  #markdownPending = false;
 
   /** Nothing to show yet (no text, no tool call): the list shows its "working" dots instead. */
   get isEmpty(): boolean {
     return !this.#text && this.#cards.length === 0;
   }
 
-  constructor(message: Message, testid: "message" | "draft") {
+  get markdownPending(): boolean {
+    return this.#markdownPending;
+  }
+
+  /** `deferMarkdown`: show the text as plain text until renderMarkdown() is called. */
+  constructor(message: Message, testid: "message" | "draft", deferMarkdown = false) {
     const who = message.role === "user" ? "You" : "Copilot";
     this.el = h(
       "article",
@@ -117,10 +144,10 @@ export class MessageView {
       this.#toolCalls,
       this.#note,
     );
-    this.update(message);
+    this.update(message, deferMarkdown);
   }
 
-  update(message: Message): void {
+  update(message: Message, deferMarkdown = false): void {
     const { dataset } = this.el;
     dataset.role = message.role;
     dataset.status = message.status;
@@ -129,8 +156,11 @@ export class MessageView {
     const text = messageText(message);
     if (text !== this.#text) {
       this.#text = text;
-      if (message.role === "user") this.#body.textContent = text;
+      // The placeholder is set with textContent, never innerHTML: as inert as user text.
+      this.#markdownPending = message.role !== "user" && deferMarkdown;
+      if (message.role === "user" || deferMarkdown) this.#body.textContent = text;
       else this.#body.replaceChildren(renderMarkdown(text));
+      this.#body.classList.toggle("cw-plain", this.#markdownPending);
       this.#body.hidden = text === "";
     }
 
@@ -152,6 +182,14 @@ export class MessageView {
     this.#note.textContent = note;
     this.#note.hidden = note === "";
   }
+
+  /** Replaces the plain-text placeholder with the rendered markdown. */
+  renderMarkdown(): void {
+    if (!this.#markdownPending) return;
+    this.#markdownPending = false;
+    this.#body.replaceChildren(renderMarkdown(this.#text ?? ""));
+    this.#body.classList.remove("cw-plain");
+  }
 }
 
 /** The scrolling `role="log"` list: finished messages, then the draft, then a "working" dots
@@ -168,6 +206,9 @@ export class MessageList {
     h("span", {}),
   );
   #rendered = new Map<string, { view: MessageView; key: string }>();
+  // Views still showing plain text, in list order: rendered from the end (the bottom) first.
+  #markdownQueue: MessageView[] = [];
+  #cancelIdle: (() => void) | null = null;
   #draft: MessageView | null = null;
   #draftId: string | null = null;
   #isWorking = false;
@@ -195,10 +236,12 @@ export class MessageList {
       this.#stickToBottom = scrollHeight - scrollTop - clientHeight < 32;
     });
     // The list is laid out only once the host attaches the view (and again when the user
-    // resizes the widget): keep the bottom in sight then too.
+    // resizes the widget), and messages grow after they are added (off-screen ones count as
+    // 80px until they come into view: see widget.css): keep the bottom in sight then too.
     if (typeof ResizeObserver !== "undefined") {
       this.#resizeObserver = new ResizeObserver(() => this.#followBottom());
       this.#resizeObserver.observe(this.el);
+      this.#resizeObserver.observe(this.#thread);
     }
   }
 
@@ -206,14 +249,16 @@ export class MessageList {
    * new ones are created, removed ones (undo, thread switch) go. */
   setMessages(messages: readonly Message[]): void {
     const seen = new Set<string>();
+    const deferBefore = messages.length - EAGER_MARKDOWN;
+    const queue: MessageView[] = [];
     let previous: Element | null = null;
-    for (const message of messages) {
+    for (const [index, message] of messages.entries()) {
       seen.add(message.id);
       // Stringifying is cheap next to the DOM work it saves, and catches any change.
       const key = JSON.stringify(message);
       let entry = this.#rendered.get(message.id);
       if (entry === undefined) {
-        entry = { view: new MessageView(message, "message"), key };
+        entry = { view: new MessageView(message, "message", index < deferBefore), key };
         this.#rendered.set(message.id, entry);
       } else if (entry.key !== key) {
         entry.view.update(message);
@@ -222,6 +267,7 @@ export class MessageList {
       const expected: ChildNode | null = previous ? previous.nextSibling : this.#thread.firstChild;
       if (entry.view.el !== expected) this.#thread.insertBefore(entry.view.el, expected);
       previous = entry.view.el;
+      if (entry.view.markdownPending) queue.push(entry.view);
     }
     for (const [id, entry] of this.#rendered) {
       if (!seen.has(id)) {
@@ -229,7 +275,21 @@ export class MessageList {
         this.#rendered.delete(id);
       }
     }
+    // Views that left the list (a thread switch) are no longer queued.
+    this.#markdownQueue = queue;
+    this.#scheduleMarkdown();
     this.#refresh();
+  }
+
+  #scheduleMarkdown(): void {
+    if (this.#markdownQueue.length === 0 || this.#cancelIdle !== null) return;
+    this.#cancelIdle = whenIdle((deadline) => {
+      this.#cancelIdle = null;
+      while (this.#markdownQueue.length > 0 && deadline.timeRemaining() > 0) {
+        this.#markdownQueue.pop()?.renderMarkdown();
+      }
+      this.#scheduleMarkdown();
+    });
   }
 
   /** Shows the streaming message (null: none). Called at most once per animation frame. */
@@ -273,6 +333,7 @@ export class MessageList {
 
   dispose(): void {
     this.#resizeObserver?.disconnect();
+    this.#cancelIdle?.();
   }
 
   #followBottom(): void {
