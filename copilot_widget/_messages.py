@@ -116,7 +116,11 @@ def finish_interrupted(message: Message, reason: IncompleteReason) -> None:
         "run_interrupted": "The kernel stopped during the run.",
     }.get(reason, "The run failed.")
     for call in message["tool_calls"]:
-        if call["status"] not in FINISHED:
+        if call["status"] == "requires_action":
+            # An approval never outlives its run: it expires, and the action never runs.
+            call["status"] = "cancelled"
+            call["result"] = cancelled_result(f"{why} The approval expired; it did not run.")
+        elif call["status"] not in FINISHED:
             call["status"] = "cancelled"
             call["result"] = cancelled_result(f"{why} The call did not finish.")
     message["status"] = "incomplete"

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import openai
@@ -48,6 +49,42 @@ DELTA_INTERVAL = 0.03
 SAVE_INTERVAL = 0.5
 
 
+class Approval:
+    """A tool call of a `confirm=True` action waiting for the user's decision."""
+
+    def __init__(self, run: Run, call: ToolCall, action: Action, arguments: dict[str, Any]) -> None:
+        self.run, self.call, self.action, self.arguments = run, call, action, arguments
+        self.thread_id = run._copilot.thread["id"]
+        self.future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+        self._decided = False
+        self._lock = threading.Lock()
+
+    def decide(self, verdict: str, value: Any, edited: dict[str, Any] | None = None) -> bool:
+        """Record the user's decision, once: False if one was already taken (a replay, or a
+        second click from another view arriving on another thread)."""
+        with self._lock:
+            if self._decided or self.future.done():
+                return False
+            self._decided = True
+        self.run.on_loop(self._resolve, verdict, value, edited)
+        return True
+
+    def _resolve(self, verdict: str, value: Any, edited: dict[str, Any] | None) -> None:
+        if not self.future.done():
+            if edited is not None:
+                self.call["arguments"] = json.dumps(edited)  # what runs is what is recorded
+            self.future.set_result((verdict, value))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "tool_call_id": self.call["id"],
+            "run_id": self.run.id,
+            "thread_id": self.thread_id,
+            "action": self.action.name,
+            "arguments": json.loads(self.call["arguments"] or "{}"),
+        }
+
+
 class Run:
     """One run of the copilot: `await run` gives the last assistant message."""
 
@@ -64,16 +101,39 @@ class Run:
         self._pending_calls: list[dict[str, Any]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._saved_at = 0.0
+        self._paused = asyncio.Event()  # set while the run waits for an approval
 
     # -- public -------------------------------------------------------------------------
     def cancel(self) -> None:
         """Stop the run; the partial message is kept as `incomplete` (`run_cancelled`)."""
         if self._task is not None and not self._task.done():
             self._copilot._set_status("cancelling")
-            self._task.cancel()
+            self.on_loop(self._task.cancel)
+
+    def on_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Call `fn` on the run's event loop. The kernel may hand a widget message to another
+        thread with a loop of its own (ipykernel's subshells), and asyncio objects must only
+        be touched from their own loop."""
+        assert self._task is not None
+        loop = self._task.get_loop()
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is loop or not loop.is_running():
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
 
     def done(self) -> bool:
         return self._task is not None and self._task.done()
+
+    async def settled(self) -> None:
+        """Wait until the run ends or pauses for an approval."""
+        assert self._task is not None
+        paused = asyncio.ensure_future(self._paused.wait())
+        await asyncio.wait({self._task, paused}, return_when=asyncio.FIRST_COMPLETED)
+        paused.cancel()
 
     @property
     def message(self) -> Message | None:
@@ -302,18 +362,10 @@ class Run:
             self._fail_call(call, f"Invalid arguments: {problems}", "invalid_arguments")
             return
         if action.confirm:
-            # Approvals need the user; until one is given the action never runs.
-            self._set_call(
-                call,
-                status="rejected",
-                result=to_json(
-                    {
-                        "error": "This action needs the user's approval, which was not given.",
-                        "type": "approval_required",
-                    }
-                ),
-            )
-            return
+            approved = await self._ask_approval(call, action, arguments)
+            if approved is None:
+                return
+            arguments = approved
         self._set_call(call, status="running")
         try:
             value = await self._invoke(action, (), arguments)
@@ -330,6 +382,45 @@ class Run:
             return
         self._set_call(call, status="completed", result=to_json(value))
         await self._call_paired(action, call, value)
+
+    async def _ask_approval(
+        self, call: ToolCall, action: Action, arguments: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Pause until the user approves (the arguments to run with) or rejects (None). Only
+        `Copilot.approve` resolves an approval, and only for a call that is pending here."""
+        copilot = self._copilot
+        approval = Approval(self, call, action, arguments)
+        copilot._approvals[call["id"]] = approval
+        self._paused.set()
+        self.status = "requires_action"
+        self._set_call(call, status="requires_action")
+        copilot._set_status("requires_action")
+        try:
+            verdict, value = await asyncio.wait_for(approval.future, copilot.approval_timeout)
+        except TimeoutError:
+            verdict, value = "reject", "no decision in time (the approval expired)"
+        finally:
+            copilot._approvals.pop(call["id"], None)
+            self._paused.clear()
+            self.status = "in_progress"
+            if copilot.status == "requires_action":
+                copilot._set_status("working")
+        if verdict == "approve":
+            return cast(dict[str, Any], value)
+        reason = str(value).strip()
+        self._set_call(
+            call,
+            status="rejected",
+            result=to_json(
+                {
+                    "error": "The user declined this action; it did not run.",
+                    "type": "rejected",
+                    "reason": reason or None,
+                }
+            ),
+            error=f"Rejected{': ' + reason if reason else ''}",
+        )
+        return None
 
     async def _invoke(self, action: Action, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run a handler where it belongs: backend sync in a worker thread (the kernel stays

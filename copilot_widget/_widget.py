@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast, overload
 import anywidget
 import ipywidgets
 import openai
+import pydantic
 import traitlets
 
 from . import _serialize
@@ -20,7 +21,7 @@ from ._actions import ACTION_OPTIONS, Action
 from ._errors import CopilotError, InvalidOptionsError, ProviderError, RunInProgressError
 from ._events import Callback, Events
 from ._messages import Message, Thread, finish_interrupted, new_message, new_thread, text_of
-from ._run import Run
+from ._run import Approval, Run
 from ._store import MEMORY, StoreError, ThreadStore
 
 logger = logging.getLogger("copilot_widget")
@@ -53,6 +54,7 @@ OPTIONS = (
     "max_steps",
     "title",
     "actions",
+    "approval_timeout",
 )
 
 
@@ -128,6 +130,7 @@ class Copilot(anywidget.AnyWidget):
         max_steps: int = 10,
         title: str = "Copilot",
         actions: Mapping[str, Callable[..., Any]] | None = None,
+        approval_timeout: float | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -162,6 +165,15 @@ class Copilot(anywidget.AnyWidget):
             raise InvalidOptionsError("Pass either client= or api_key=/base_url=, not both.")
         if actions is not None and not isinstance(actions, Mapping):
             raise InvalidOptionsError("actions must be a dict of name -> function.")
+        if approval_timeout is not None and (
+            isinstance(approval_timeout, bool)
+            or not isinstance(approval_timeout, int | float)
+            or approval_timeout <= 0
+        ):
+            raise InvalidOptionsError(
+                f"approval_timeout must be a positive number of seconds or None, "
+                f"got {approval_timeout!r}."
+            )
         if store is not None and not isinstance(store, str | os.PathLike):
             raise InvalidOptionsError(f"store must be a path or ':memory:', got {store!r}.")
 
@@ -170,6 +182,8 @@ class Copilot(anywidget.AnyWidget):
         self.model = model
         self.instructions = instructions
         self.max_steps = max_steps
+        self.approval_timeout = approval_timeout
+        self._approvals: dict[str, Approval] = {}
         self.app_id, self.user_id, self.company_id = app_id, user_id, company_id
         self._scope = (app_id, user_id or "", company_id or "")
         self._store = self._open_store(store)
@@ -258,7 +272,8 @@ class Copilot(anywidget.AnyWidget):
     # -- runs ---------------------------------------------------------------------------
     def send(self, text: str) -> Run:
         """Send a user message and start a run. In a notebook it returns at once (`await` the
-        run for its final message); with no running event loop it runs to completion."""
+        run for its final message); with no running event loop it runs to completion, or to
+        the first approval it needs (then `approve` / `reject` carry it on)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidOptionsError("Cannot send an empty message: type a prompt first.")
         self._check_can_run()
@@ -286,7 +301,7 @@ class Copilot(anywidget.AnyWidget):
 
     @property
     def run(self) -> Run | None:
-        """The run in progress, if any."""
+        """The current run, or the last one (None before the first)."""
         return self._run
 
     def _check_can_run(self) -> None:
@@ -318,8 +333,20 @@ class Copilot(anywidget.AnyWidget):
         # kept across runs because the client's connections belong to it.
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
-        self._loop.run_until_complete(run.start(self._loop))
+        run.start(self._loop)
+        self._drive(run)
         return run
+
+    def _drive(self, run: Run) -> None:
+        """With no running event loop, run the private loop until the run ends or waits for
+        an approval (then `approve` / `reject` drive it on)."""
+        try:
+            asyncio.get_running_loop()
+            return  # the notebook's loop runs the task
+        except RuntimeError:
+            pass
+        assert self._loop is not None
+        self._loop.run_until_complete(run.settled())
 
     def _client_for_run(self) -> openai.AsyncOpenAI:
         assert self._client is not None
@@ -382,6 +409,60 @@ class Copilot(anywidget.AnyWidget):
         if event_type == "error":
             return  # never loop: a failing error callback is only logged
         self._report_error(CopilotError(f"A callback for the {event_type!r} event failed: {exc!r}"))
+
+    # -- approvals ----------------------------------------------------------------------
+    @property
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """Tool calls of `confirm=True` actions waiting for the user: `tool_call_id`,
+        `run_id`, `thread_id`, `action`, `arguments`."""
+        return [approval.describe() for approval in self._approvals.values()]
+
+    def approve(self, tool_call_id: str, arguments: dict[str, Any] | None = None) -> None:
+        """Let a pending action run, with its arguments or edited ones (validated again)."""
+        approval = self._pending(tool_call_id, "approve")
+        kwargs = approval.arguments
+        if arguments is not None:
+            if not isinstance(arguments, dict):
+                raise InvalidOptionsError("approve(): arguments must be a dict.")
+            try:
+                kwargs = approval.action.schema.validate(arguments)
+            except pydantic.ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                    for err in exc.errors(include_url=False)
+                )
+                raise InvalidOptionsError(
+                    f"The edited arguments of {approval.action.name!r} are not valid: {problems}"
+                ) from exc
+        if not approval.decide("approve", kwargs, arguments):
+            raise self._refused(tool_call_id, "approve")
+        self.error = None
+        self._drive(approval.run)
+
+    def reject(self, tool_call_id: str, reason: str = "") -> None:
+        """Decline a pending action: the model is told (with the reason) and goes on."""
+        if not isinstance(reason, str):
+            raise InvalidOptionsError("reject(): reason must be a string.")
+        approval = self._pending(tool_call_id, "reject")
+        if not approval.decide("reject", reason):
+            raise self._refused(tool_call_id, "reject")
+        self.error = None
+        self._drive(approval.run)
+
+    def _pending(self, tool_call_id: Any, verb: str) -> Approval:
+        approval = self._approvals.get(tool_call_id) if isinstance(tool_call_id, str) else None
+        if approval is None or approval.thread_id != self.thread.get("id"):
+            raise self._refused(tool_call_id, verb)
+        return approval
+
+    @staticmethod
+    def _refused(tool_call_id: Any, verb: str) -> InvalidOptionsError:
+        # Unknown, already decided, or another thread's: never acted on.
+        logger.warning("Refused to %s tool call %r: no such pending approval", verb, tool_call_id)
+        return InvalidOptionsError(
+            f"Cannot {verb} {tool_call_id!r}: it is not a tool call waiting for approval "
+            f"in this thread (unknown, already decided, or from another thread)."
+        )
 
     # -- threads ------------------------------------------------------------------------
     def new_thread(self) -> Thread:
@@ -562,6 +643,11 @@ class Copilot(anywidget.AnyWidget):
                 self.retry()
             elif kind == "dismiss_error":
                 self.error = None
+            elif kind == "approve":
+                arguments = content.get("arguments")
+                self.approve(content.get("tool_call_id"), arguments)  # type: ignore[arg-type]
+            elif kind == "reject":
+                self.reject(content.get("tool_call_id"), str(content.get("reason") or ""))  # type: ignore[arg-type]
             elif kind == "new_thread":
                 self.new_thread()
             elif kind in ("select_thread", "rename_thread", "delete_thread"):
@@ -580,9 +666,18 @@ class Copilot(anywidget.AnyWidget):
             if exc.type != "authentication_error":  # already reported with the setup card
                 self._report_error(exc)
 
+    def _send_draft(self, run: Run) -> None:
+        self._to_front_end({"kind": "draft", "message": run.draft_snapshot()})
+
     def _view_ready(self) -> None:
-        draft = self._run.draft_snapshot() if self._run and not self._run.done() else None
-        self._to_front_end({"kind": "draft", "message": draft})
+        run = self._run
+        if run is not None and not run.done():
+            # The draft belongs to the run's loop: snapshot it there.
+            run.on_loop(
+                lambda: self._to_front_end({"kind": "draft", "message": run.draft_snapshot()})
+            )
+        else:
+            self._to_front_end({"kind": "draft", "message": None})
         if not self.is_ready:
             self.is_ready = True
             self._events.emit("isReady.changed", {"old_is_ready": False, "new_is_ready": True})

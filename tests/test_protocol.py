@@ -28,7 +28,7 @@ def test_front_end_model_mirrors_the_synced_traitlets_name_for_name() -> None:
 
 def test_messages_from_the_front_end_that_make_no_sense_are_ignored() -> None:
     copilot = Copilot(api_key="k")
-    for content in ("text", None, [], {"kind": "approve", "tool_call_id": "x"}, {"no": "kind"}):
+    for content in ("text", None, [], {"kind": "launch", "tool_call_id": "x"}, {"no": "kind"}):
         copilot._handle_custom_msg(content, [])
     assert copilot.messages == [] and copilot.error is None and copilot.status == "idle"
     copilot._handle_custom_msg({"kind": "send", "text": 42}, [])

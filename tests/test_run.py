@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -286,7 +287,9 @@ def test_confirm_action_never_runs_without_approval(scripted: Any) -> None:
     def delete_all() -> None:
         ran.append(True)
 
-    copilot.send("delete everything")
+    run = copilot.send("delete everything")
+    assert run.status == "requires_action" and ran == []
+    copilot.reject(copilot.pending_approvals[0]["tool_call_id"])
     assert ran == []
     assert copilot.messages[1]["tool_calls"][0]["status"] == "rejected"
     assert_valid_history(server.requests[1])
@@ -423,3 +426,30 @@ async def test_sending_while_a_run_is_in_progress_is_refused(scripted: Any) -> N
         copilot.send("second")
     await run
     assert [m["role"] for m in copilot.messages] == ["user", "assistant"]
+
+
+async def test_cancel_during_a_sync_action_discards_its_late_result(scripted: Any) -> None:
+    copilot, server = scripted([tool_calls(call("slow_sync", {})), text("next")])
+    started, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    @copilot.action
+    def slow_sync() -> str:
+        started.set()
+        release.wait(10)
+        finished.append("returned")
+        return "late result"
+
+    run = copilot.send("x")
+    await asyncio.to_thread(started.wait, 5)
+    run.cancel()
+    await run
+    assert run.status == "cancelled" and copilot.status == "idle"
+    release.set()
+    await asyncio.to_thread(lambda: [time.sleep(0.05) for _ in range(20) if not finished])
+    assert finished == ["returned"]
+    (cancelled,) = copilot.messages[-1]["tool_calls"]
+    assert cancelled["status"] == "cancelled" and "late result" not in (cancelled["result"] or "")
+    await copilot.send("go on")
+    assert_valid_history(server.requests[-1])
+    assert "late result" not in json.dumps(server.requests[-1]["messages"])
