@@ -27,7 +27,13 @@ export class Composer {
     { type: "button", class: "cw-stop", "data-testid": "stop-button", hidden: true },
     "Stop",
   );
-  #reason = h("p", { class: "cw-composer-reason", hidden: true });
+  // A live region: "waiting for your approval" is announced when a run pauses.
+  #reason = h("p", {
+    class: "cw-composer-reason",
+    "data-testid": "composer-reason",
+    role: "status",
+    hidden: true,
+  });
   #state: ComposerState = { status: "idle", disabledReason: null };
 
   constructor(send: (message: ClientMessage) => void, onSent: () => void) {
@@ -83,8 +89,14 @@ export class Composer {
     const cancelling = state.status === "cancelling";
     this.stopButton.disabled = cancelling;
     this.stopButton.textContent = cancelling ? "Stopping…" : "Stop";
-    this.#reason.textContent = state.disabledReason ?? "";
-    this.#reason.hidden = !disabled;
+    // Not a reason to disable typing: the next prompt can be written meanwhile.
+    const waiting =
+      state.status === "requires_action"
+        ? "The copilot is waiting for your approval: approve or reject the action above (or Stop)."
+        : null;
+    const note = state.disabledReason ?? waiting;
+    this.#reason.textContent = note ?? "";
+    this.#reason.hidden = note === null;
   }
 
   /** Grows the textarea with its content, up to the CSS max-height. */

@@ -5,10 +5,16 @@ import type { DeltaMessage, Message, Model, ServerMessage } from "./types";
 
 export class DraftStore {
   #draft: Message | null = null;
+  #snapshots = 0;
   #listeners = new Set<() => void>();
 
   get draft(): Message | null {
     return this.#draft;
+  }
+
+  /** How many `draft` snapshots have arrived (deltas do not count). */
+  get snapshots(): number {
+    return this.#snapshots;
   }
 
   /** Calls `listener` after every change; returns the unsubscribe function. */
@@ -19,6 +25,7 @@ export class DraftStore {
 
   /** A `draft` snapshot. One whose id is already among the finished messages is stale. */
   setSnapshot(message: Message | null, finished: readonly Message[]): void {
+    this.#snapshots += 1;
     const stale = message !== null && finished.some((m) => m.id === message.id);
     this.#draft = message === null || stale ? null : copyMessage(message);
     this.#notify();

@@ -1,9 +1,10 @@
 // The message list: finished messages rendered incrementally (by id, only what changed), the
 // markdown of a long thread's older messages in idle time, and the streaming draft updated in
 // place.
+import { ApprovalCard, type ApprovalHost } from "./approvals";
 import { h } from "./dom";
 import { renderMarkdown } from "./markdown";
-import type { IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
+import type { CopilotError, IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
 
 const STATUS_LABELS: Record<ToolCallStatus, string> = {
   pending: "Pending",
@@ -47,9 +48,11 @@ export function messageText(message: Message): string {
 }
 
 /** One tool call as a collapsible card, updated in place as its status changes. Every piece of
- * tool text is set with textContent: results and errors can hold anything. */
+ * tool text is set with textContent: results and errors can hold anything. While the call waits
+ * for approval (in the draft), its approval card sits right under it, always in view. */
 class ToolCallCard {
   readonly el: HTMLDetailsElement;
+  #summary: HTMLElement;
   #name = h("span", { class: "cw-tool-name" });
   #badge = h("span", { class: "cw-tool-status" });
   #arguments = h("pre", { class: "cw-tool-arguments" });
@@ -58,12 +61,23 @@ class ToolCallCard {
   #errorSection = h("div", { class: "cw-tool-section", hidden: true });
   #error = h("pre", { class: "cw-tool-error" });
   #key = "";
+  /** Where approvals are sent; null: this card never shows one (a finished message). */
+  #host: ApprovalHost | null;
+  #approval: ApprovalCard | null = null;
 
-  constructor() {
+  constructor(host: ApprovalHost | null) {
+    this.#host = host;
+    this.#summary = h(
+      "summary",
+      {},
+      h("span", { class: "cw-tool-icon", "aria-hidden": "true" }),
+      this.#name,
+      this.#badge,
+    );
     this.el = h(
       "details",
       { class: "cw-tool-call", "data-testid": "tool-call" },
-      h("summary", {}, h("span", { class: "cw-tool-icon", "aria-hidden": "true" }), this.#name, this.#badge),
+      this.#summary,
       h(
         "div",
         { class: "cw-tool-body" },
@@ -76,13 +90,14 @@ class ToolCallCard {
         this.#resultSection,
         this.#errorSection,
       ),
-      // Approval (Approve / Reject, editable arguments) for status "requires_action" goes here.
     );
     this.#resultSection.append(h("div", { class: "cw-tool-label" }, "Result"), this.#result);
     this.#errorSection.append(h("div", { class: "cw-tool-label" }, "Error"), this.#error);
   }
 
+  /** Call once the card is in its list (the approval card goes right after it). */
   update(call: ToolCall): void {
+    this.#updateApproval(call);
     const key = JSON.stringify([call.name, call.status, call.arguments, call.result, call.error]);
     if (key === this.#key) return;
     this.#key = key;
@@ -96,6 +111,45 @@ class ToolCallCard {
     this.#result.textContent = call.result == null ? "" : formatJson(call.result);
     this.#errorSection.hidden = !call.error;
     this.#error.textContent = call.error ?? "";
+  }
+
+  /** A new draft snapshot arrived. */
+  snapshotArrived(): void {
+    this.#approval?.snapshotArrived();
+  }
+
+  errorArrived(error: CopilotError | null): void {
+    this.#approval?.errorArrived(error);
+  }
+
+  remove(): void {
+    this.#removeApproval();
+    this.el.remove();
+  }
+
+  /** The approval card lives as long as the same call waits for approval, so what the user
+   * types in it survives every re-render of the draft. */
+  #updateApproval(call: ToolCall): void {
+    const waiting = this.#host !== null && call.status === "requires_action" && Boolean(call.id);
+    if (this.#approval !== null && (!waiting || this.#approval.toolCallId !== call.id))
+      this.#removeApproval();
+    if (!waiting || this.#host === null) return;
+    if (this.#approval === null) {
+      this.#approval = new ApprovalCard(call, this.#host);
+      this.el.after(this.#approval.el);
+    } else {
+      this.#approval.update(call);
+    }
+  }
+
+  #removeApproval(): void {
+    const approval = this.#approval;
+    if (approval === null) return;
+    this.#approval = null;
+    const hadFocus = approval.el.contains(document.activeElement);
+    approval.el.remove();
+    // Keyboard users stay where they were: on this tool call.
+    if (hadFocus && this.el.isConnected) this.#summary.focus();
   }
 }
 
@@ -121,6 +175,7 @@ export class MessageView {
   #toolCalls = h("div", { class: "cw-tool-calls" });
   #note = h("div", { class: "cw-message-note", hidden: true });
   #cards: ToolCallCard[] = [];
+  #approvals: ApprovalHost | null;
   #text: string | null = null;
   // Markdown shown as plain text for now (see EAGER_MARKDOWN), rendered by renderMarkdown().
   #markdownPending = false;
@@ -134,8 +189,16 @@ export class MessageView {
     return this.#markdownPending;
   }
 
-  /** `deferMarkdown`: show the text as plain text until renderMarkdown() is called. */
-  constructor(message: Message, testid: "message" | "draft", deferMarkdown = false) {
+  /** `deferMarkdown`: show the text as plain text until renderMarkdown() is called.
+   * `approvals`: where the approval cards of its tool calls send decisions (the draft's); null:
+   * no approval cards. */
+  constructor(
+    message: Message,
+    testid: "message" | "draft",
+    deferMarkdown = false,
+    approvals: ApprovalHost | null = null,
+  ) {
+    this.#approvals = approvals;
     const who = message.role === "user" ? "You" : "Copilot";
     this.el = h(
       "article",
@@ -165,11 +228,11 @@ export class MessageView {
     }
 
     const calls = message.tool_calls ?? [];
-    while (this.#cards.length > calls.length) this.#cards.pop()?.el.remove();
+    while (this.#cards.length > calls.length) this.#cards.pop()?.remove();
     calls.forEach((call, index) => {
       let card = this.#cards[index];
       if (card === undefined) {
-        card = new ToolCallCard();
+        card = new ToolCallCard(this.#approvals);
         this.#cards.push(card);
         this.#toolCalls.append(card.el);
       }
@@ -181,6 +244,16 @@ export class MessageView {
     const note = message.status === "incomplete" ? (reason && INCOMPLETE_NOTES[reason]) || "Stopped" : "";
     this.#note.textContent = note;
     this.#note.hidden = note === "";
+  }
+
+  /** A new snapshot of this message (the draft) arrived. */
+  snapshotArrived(): void {
+    for (const card of this.#cards) card.snapshotArrived();
+  }
+
+  /** The `error` traitlet changed. */
+  errorArrived(error: CopilotError | null): void {
+    for (const card of this.#cards) card.errorArrived(error);
   }
 
   /** Replaces the plain-text placeholder with the rendered markdown. */
@@ -211,12 +284,16 @@ export class MessageList {
   #cancelIdle: (() => void) | null = null;
   #draft: MessageView | null = null;
   #draftId: string | null = null;
+  #draftSnapshot = -1;
+  #approvals: ApprovalHost | null;
   #isWorking = false;
   // Follow new content only while the user is at the bottom (they may be reading above).
   #stickToBottom = true;
   #resizeObserver: ResizeObserver | null = null;
 
-  constructor() {
+  /** `approvals`: where the draft's approval cards send decisions (null: none shown). */
+  constructor(approvals: ApprovalHost | null = null) {
+    this.#approvals = approvals;
     this.el = h(
       "div",
       {
@@ -292,8 +369,10 @@ export class MessageList {
     });
   }
 
-  /** Shows the streaming message (null: none). Called at most once per animation frame. */
-  setDraft(draft: Message | null): void {
+  /** Shows the streaming message (null: none). Called at most once per animation frame.
+   * `snapshot`: how many draft snapshots have arrived (a new one tells waiting approval cards
+   * that a decision they sent did not take). */
+  setDraft(draft: Message | null, snapshot = 0): void {
     if (draft === null || draft.id !== this.#draftId) {
       this.#draft?.el.remove();
       this.#draft = null;
@@ -301,14 +380,22 @@ export class MessageList {
     }
     if (draft !== null) {
       if (this.#draft === null) {
-        this.#draft = new MessageView(draft, "draft");
+        this.#draft = new MessageView(draft, "draft", false, this.#approvals);
         this.#draftId = draft.id;
         this.#thread.after(this.#draft.el);
       } else {
+        const fresh = snapshot !== this.#draftSnapshot;
         this.#draft.update(draft);
+        if (fresh) this.#draft.snapshotArrived();
       }
     }
+    this.#draftSnapshot = snapshot;
     this.#refresh();
+  }
+
+  /** The `error` traitlet changed (an approval card may be waiting for Python's answer). */
+  setError(error: CopilotError | null): void {
+    this.#draft?.errorArrived(error);
   }
 
   /** Whether a run is going on (shows the dots while nothing has streamed yet). */

@@ -130,6 +130,11 @@ export type ClientMessage =
   | { kind: "cancel" }
   | { kind: "retry" }
   | { kind: "dismiss_error" }
+  /** Run a tool call waiting for approval; `arguments`: the user's edited arguments (omitted
+   * when unchanged). */
+  | { kind: "approve"; tool_call_id: string; arguments?: Record<string, unknown> }
+  /** Decline a tool call waiting for approval; `reason` is told to the model. */
+  | { kind: "reject"; tool_call_id: string; reason?: string }
   | { kind: "new_thread" }
   | { kind: "select_thread"; thread_id: string }
   | { kind: "rename_thread"; thread_id: string; title: string }

@@ -5,7 +5,7 @@ import { connectDraftStore, type DraftStore } from "./draft";
 import { MessageList } from "./messages";
 import { ErrorBanner, Header, Suggestions, setupCard } from "./panels";
 import { ThreadControls } from "./threads";
-import type { ClientMessage, Model } from "./types";
+import type { ActionSpec, ClientMessage, Model } from "./types";
 
 /** anywidget calls this factory once per widget (model), so its closure is the place for state
  * that every view of the widget shares. (initialize and each render get a different proxy of
@@ -44,7 +44,12 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
   header.actions.append(threads.el);
   const setup = setupCard();
   const errorBanner = new ErrorBanner(send);
-  const list = new MessageList();
+  const list = new MessageList({
+    send,
+    spec: (name: string): ActionSpec | undefined =>
+      (model.get("action_specs") ?? []).find((a) => a.name === name),
+    currentError: () => model.get("error") ?? null,
+  });
   const afterSend = () => list.scrollToBottom();
   const suggestions = new Suggestions(send, afterSend);
   const composer = new Composer(send, afterSend);
@@ -89,13 +94,17 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
   };
   const updateHeader = () =>
     header.update(model.get("title"), model.get("offline_demo"), model.get("store_warning") ?? null);
-  const updateError = () => errorBanner.update(model.get("error") ?? null);
+  const updateError = () => {
+    const error = model.get("error") ?? null;
+    errorBanner.update(error);
+    list.setError(error);
+  };
   // Tokens arrive far more often than frames: render the draft at most once per frame.
   let frame: number | null = null;
   const drawDraft = () => {
     if (frame !== null) cancelAnimationFrame(frame);
     frame = null;
-    list.setDraft(store.draft);
+    list.setDraft(store.draft, store.snapshots);
   };
   const scheduleDraft = () => {
     frame ??= requestAnimationFrame(drawDraft);
