@@ -2,7 +2,7 @@
 // action is, its arguments as editable JSON, Approve, and Reject with an optional reason.
 // Python owns the decision: the card only sends `approve` / `reject` and follows the draft
 // snapshots. All text is set as text (names, descriptions and arguments come from the model).
-import { h } from "./dom";
+import { button, h } from "./dom";
 import type { ActionSpec, ClientMessage, CopilotError, ToolCall } from "./types";
 
 /** What an approval card needs from its view. */
@@ -71,16 +71,8 @@ export class ApprovalCard {
   readonly el: HTMLElement;
   readonly toolCallId: string;
   readonly argumentsInput: HTMLTextAreaElement;
-  readonly approveButton = h(
-    "button",
-    { type: "button", class: "cw-approval-button cw-approve", "data-testid": "approve-button" },
-    "Approve",
-  );
-  readonly rejectButton = h(
-    "button",
-    { type: "button", class: "cw-approval-button", "data-testid": "reject-button" },
-    "Reject…",
-  );
+  readonly approveButton = button("Approve", "approve-button", "cw-approval-button cw-approve");
+  readonly rejectButton = button("Reject…", "reject-button", "cw-approval-button");
   readonly reasonInput = h("input", {
     type: "text",
     class: "cw-approval-reason",
@@ -90,16 +82,8 @@ export class ApprovalCard {
     autocomplete: "off",
     enterkeyhint: "send",
   });
-  readonly confirmRejectButton = h(
-    "button",
-    { type: "button", class: "cw-approval-button cw-reject", "data-testid": "confirm-reject-button" },
-    "Reject",
-  );
-  readonly cancelRejectButton = h(
-    "button",
-    { type: "button", class: "cw-approval-button", "data-testid": "cancel-reject-button" },
-    "Cancel",
-  );
+  readonly confirmRejectButton = button("Reject", "confirm-reject-button", "cw-approval-button cw-reject");
+  readonly cancelRejectButton = button("Cancel", "cancel-reject-button", "cw-approval-button");
   #error = h("p", {
     class: "cw-approval-error",
     "data-testid": "approval-error",

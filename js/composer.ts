@@ -1,5 +1,5 @@
 // The composer: a textarea, Send (Stop while a run is going on), and the reason it is disabled.
-import { h } from "./dom";
+import { button, h } from "./dom";
 import type { ClientMessage, Status } from "./types";
 
 export interface ComposerState {
@@ -17,16 +17,8 @@ export class Composer {
     placeholder: "Message the copilot (Enter to send, Shift+Enter for a new line)",
     "aria-label": "Message the copilot",
   });
-  readonly sendButton = h(
-    "button",
-    { type: "button", class: "cw-send", "data-testid": "send-button" },
-    "Send",
-  );
-  readonly stopButton = h(
-    "button",
-    { type: "button", class: "cw-stop", "data-testid": "stop-button", hidden: true },
-    "Stop",
-  );
+  readonly sendButton = button("Send", "send-button", "cw-send");
+  readonly stopButton = button("Stop", "stop-button", "cw-stop", { hidden: true });
   // A live region: "waiting for your approval" is announced when a run pauses.
   #reason = h("p", {
     class: "cw-composer-reason",

@@ -17,3 +17,13 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   el.append(...children);
   return el;
 }
+
+/** A `type="button"` button with a test id: the controls of the chat are all built this way. */
+export function button(
+  label: string,
+  testid: string,
+  className: string,
+  attrs: Attrs = {},
+): HTMLButtonElement {
+  return h("button", { type: "button", class: className, "data-testid": testid, ...attrs }, label);
+}

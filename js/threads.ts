@@ -1,7 +1,7 @@
 // The thread picker in the header: switch, start, rename (inline) and delete (with an inline
 // confirmation) conversations. Python owns the threads: every control only sends a message, and
 // the picker follows `thread` / `threads` as Python updates them.
-import { h } from "./dom";
+import { button, h } from "./dom";
 import type { ClientMessage, Thread } from "./types";
 
 export interface ThreadControlsState {
@@ -37,31 +37,11 @@ export class ThreadControls {
     autocomplete: "off",
     hidden: true,
   });
-  readonly newButton = h(
-    "button",
-    { type: "button", class: "cw-thread-button", "data-testid": "new-thread-button" },
-    "New chat",
-  );
-  readonly renameButton = h(
-    "button",
-    { type: "button", class: "cw-thread-button", "data-testid": "rename-thread-button" },
-    "Rename",
-  );
-  readonly deleteButton = h(
-    "button",
-    { type: "button", class: "cw-thread-button", "data-testid": "delete-thread-button" },
-    "Delete",
-  );
-  readonly confirmButton = h(
-    "button",
-    { type: "button", class: "cw-thread-button cw-danger", "data-testid": "confirm-delete-button" },
-    "Delete",
-  );
-  readonly cancelButton = h(
-    "button",
-    { type: "button", class: "cw-thread-button", "data-testid": "cancel-delete-button" },
-    "Cancel",
-  );
+  readonly newButton = button("New chat", "new-thread-button", "cw-thread-button");
+  readonly renameButton = button("Rename", "rename-thread-button", "cw-thread-button");
+  readonly deleteButton = button("Delete", "delete-thread-button", "cw-thread-button");
+  readonly confirmButton = button("Delete", "confirm-delete-button", "cw-thread-button cw-danger");
+  readonly cancelButton = button("Cancel", "cancel-delete-button", "cw-thread-button");
   #buttons = h("div", { class: "cw-thread-buttons" }, this.newButton, this.renameButton, this.deleteButton);
   #confirm: HTMLElement;
   #state: ThreadControlsState | null = null;
