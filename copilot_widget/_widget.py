@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 import json
 import logging
 import os
@@ -184,6 +186,10 @@ class Copilot(anywidget.AnyWidget):
         self.max_steps = max_steps
         self.approval_timeout = approval_timeout
         self._approvals: dict[str, Approval] = {}
+        self._state: tuple[Callable[[], Any], Callable[[Any], Any]] | None = None
+        self._before: Any = _NOTHING  # the tracked state when the current run started
+        self._undo: _Snapshot | None = None
+        self._redo: _Snapshot | None = None
         self.app_id, self.user_id, self.company_id = app_id, user_id, company_id
         self._scope = (app_id, user_id or "", company_id or "")
         self._store = self._open_store(store)
@@ -319,6 +325,8 @@ class Copilot(anywidget.AnyWidget):
         run = Run(self)
         self._run = run
         self.error = None
+        self._forget_snapshots()
+        self._before = self._read_state()
         self._set_status("working")
         try:
             loop = asyncio.get_running_loop()
@@ -354,6 +362,13 @@ class Copilot(anywidget.AnyWidget):
 
     def _run_finished(self, run: Run) -> None:
         self._to_front_end({"kind": "draft", "message": None})
+        message = run.message
+        if run.status == "completed" and self._before is not _NOTHING and message is not None:
+            after = self._read_state()
+            if after is not _NOTHING:
+                self._undo = _Snapshot(run.id, message["id"], self._before, after)
+                self._flag(message["id"], is_undoable=True, is_redoable=False)
+        self._before = _NOTHING
         self._set_status("idle")
 
     # -- state the run changes -----------------------------------------------------------
@@ -409,6 +424,80 @@ class Copilot(anywidget.AnyWidget):
         if event_type == "error":
             return  # never loop: a failing error callback is only logged
         self._report_error(CopilotError(f"A callback for the {event_type!r} event failed: {exc!r}"))
+
+    # -- undo and redo ------------------------------------------------------------------
+    def track_state(self, get: Callable[[], Any], set: Callable[[Any], Any]) -> None:
+        """Make runs undoable: `get()` is read (and deep-copied) before and after each run;
+        `undo()` passes the state from before the last completed run to `set`, `redo()` the
+        state after it."""
+        if not callable(get) or not callable(set):
+            raise InvalidOptionsError("track_state(get=..., set=...) needs two callables.")
+        self._state = (get, set)
+
+    def undo(self) -> None:
+        """Restore the app state from before the last completed run."""
+        snapshot = self._check_snapshot(self._undo, "undo")
+        self._write_state(snapshot.before)
+        self._undo, self._redo = None, snapshot
+        self._flag(snapshot.message_id, is_undoable=False, is_redoable=True)
+
+    def redo(self) -> None:
+        """Re-apply the app state that the last undone run had made."""
+        snapshot = self._check_snapshot(self._redo, "redo")
+        self._write_state(snapshot.after)
+        self._undo, self._redo = snapshot, None
+        self._flag(snapshot.message_id, is_undoable=True, is_redoable=False)
+
+    def _check_snapshot(self, snapshot: _Snapshot | None, verb: str) -> _Snapshot:
+        if self._run is not None and not self._run.done():
+            raise RunInProgressError(f"Cannot {verb} while a run is in progress: stop it first.")
+        if self._state is None:
+            raise InvalidOptionsError(f"Nothing to {verb}: call track_state(get=..., set=...).")
+        if snapshot is None:
+            raise InvalidOptionsError(f"Nothing to {verb}.")
+        return snapshot
+
+    def _read_state(self) -> Any:
+        if self._state is None:
+            return _NOTHING
+        try:
+            return copy.deepcopy(self._state[0]())
+        except Exception as exc:
+            logger.warning("track_state: get() failed", exc_info=True)
+            self._report_error(CopilotError(f"Reading the tracked state failed: {exc!r}"))
+            return _NOTHING
+
+    def _write_state(self, state: Any) -> None:
+        assert self._state is not None
+        try:
+            self._state[1](copy.deepcopy(state))
+        except Exception as exc:
+            self._report_error(CopilotError(f"Restoring the tracked state failed: {exc!r}"))
+            raise
+
+    def _forget_snapshots(self) -> None:
+        """A new run makes the previous one final."""
+        for snapshot in (self._undo, self._redo):
+            if snapshot is not None:
+                self._flag(snapshot.message_id, is_undoable=False, is_redoable=False)
+        self._undo = self._redo = None
+
+    def _flag(self, message_id: str, *, is_undoable: bool, is_redoable: bool) -> None:
+        messages = list(self.messages)
+        for i, message in enumerate(messages):
+            if message["id"] == message_id:
+                flagged = cast(
+                    Message, {**message, "is_undoable": is_undoable, "is_redoable": is_redoable}
+                )
+                messages[i] = flagged
+                self._persist(self._store.save_message, flagged)
+                self.messages = messages
+                self._events.emit(
+                    "snapshot.changed",
+                    {"message_id": message_id, "is_undoable": is_undoable,
+                     "is_redoable": is_redoable},
+                )  # fmt: skip
+                return
 
     # -- approvals ----------------------------------------------------------------------
     @property
@@ -537,6 +626,7 @@ class Copilot(anywidget.AnyWidget):
         return thread
 
     def _select(self, thread: Thread, messages: list[Message], *, saved: bool) -> None:
+        self._undo = self._redo = None  # snapshots belong to the thread they were made in
         self._saved_thread = saved
         self._to_front_end({"kind": "draft", "message": None})
         self.thread = dict(thread)
@@ -575,6 +665,8 @@ class Copilot(anywidget.AnyWidget):
     def _load_messages(self, thread_id: str) -> list[Message]:
         messages: list[Message] = self._persist(self._store.messages, thread_id) or []
         for message in messages:
+            # Undo snapshots live in memory: a loaded thread has none.
+            message["is_undoable"] = message["is_redoable"] = False
             # A message still in progress was cut off by a kernel that stopped mid-run.
             if message["status"] == "in_progress":
                 finish_interrupted(message, "run_interrupted")
@@ -648,6 +740,10 @@ class Copilot(anywidget.AnyWidget):
                 self.approve(content.get("tool_call_id"), arguments)  # type: ignore[arg-type]
             elif kind == "reject":
                 self.reject(content.get("tool_call_id"), str(content.get("reason") or ""))  # type: ignore[arg-type]
+            elif kind == "undo":
+                self.undo()
+            elif kind == "redo":
+                self.redo()
             elif kind == "new_thread":
                 self.new_thread()
             elif kind in ("select_thread", "rename_thread", "delete_thread"):
@@ -682,6 +778,19 @@ class Copilot(anywidget.AnyWidget):
             self.is_ready = True
             self._events.emit("isReady.changed", {"old_is_ready": False, "new_is_ready": True})
             self._events.emit("ready", {})
+
+
+_NOTHING: Any = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Snapshot:
+    """The tracked app state before and after one completed run."""
+
+    run_id: str
+    message_id: str
+    before: Any
+    after: Any
 
 
 _SETUP_HINT = (
