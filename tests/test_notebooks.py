@@ -38,3 +38,37 @@ def test_quickstart_runs_offline_and_the_paired_action_updates_the_greeting() ->
     # The paired frontend action updated the greeting display in place.
     greeting = next(c for c in nb.cells if "id='greeting'" in outputs_text(c))
     assert "hello Ada Lovelace" in outputs_text(greeting)
+
+
+def test_shapes_canvas_offline_with_approval_and_undo() -> None:
+    nb = run_notebook(
+        "02_shapes_canvas.ipynb",
+        [
+            "await copilot.send('Add 3 circles')\n"
+            "print('after add', len(canvas.shapes))\n"
+            "run = copilot.send('Delete all shapes')\n"
+            "await run.settled()\n"
+            "print('pending', [a['action'] for a in copilot.pending_approvals])\n"
+            "print('before approval', len(canvas.shapes))\n"
+            "copilot.approve(copilot.pending_approvals[0]['tool_call_id'])\n"
+            "await run\n"
+            "print('after approval', len(canvas.shapes))\n"
+            "copilot.undo()\n"
+            "print('after undo', len(canvas.shapes))\n"
+            "copilot.redo()\n"
+            "print('after redo', len(canvas.shapes))",
+        ],
+    )
+    out = outputs_text(nb.cells[-1])
+    for line in (
+        "after add 3",
+        "pending ['delete_all_shapes']",
+        "before approval 3",
+        "after approval 0",
+        "after undo 3",
+        "after redo 0",
+    ):
+        assert line in out, out
+    # The canvas display was redrawn in place after each change: empty again after the redo.
+    canvas = next(c for c in nb.cells if 'id="canvas"' in outputs_text(c))
+    assert 'data-count="0"' in outputs_text(canvas)
