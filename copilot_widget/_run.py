@@ -31,6 +31,7 @@ from ._messages import (
     new_message,
     now,
 )
+from ._schema import problems
 from ._serialize import to_json
 
 if TYPE_CHECKING:
@@ -88,8 +89,10 @@ class Approval:
 class Run:
     """One run of the copilot: `await run` gives the last assistant message."""
 
-    def __init__(self, copilot: Copilot) -> None:
+    def __init__(self, copilot: Copilot, clicked: ToolCall | None = None) -> None:
         self.id = new_id("run")
+        # An action the user ran (`Copilot.run_action`): one tool call, no LLM turn.
+        self._clicked = clicked
         self.status: RunStatus = "in_progress"
         self.messages: list[Message] = []
         self.error: CopilotError | None = None
@@ -155,6 +158,15 @@ class Run:
     async def _main(self) -> Message | None:
         copilot = self._copilot
         try:
+            if self._clicked is not None:
+                message = new_message("assistant", copilot.thread["id"], self.id)
+                message["tool_calls"].append(self._clicked)
+                self._draft = message
+                copilot._show_draft(message)
+                await self._call_tools(message)
+                self._end_message(message, None)
+                self._finish("completed")
+                return message
             for _ in range(copilot.max_steps):
                 message = await self._step()
                 if not message["tool_calls"]:
@@ -332,7 +344,8 @@ class Run:
     async def _call_tool(self, call: ToolCall) -> None:
         copilot = self._copilot
         action = copilot._actions.get(call["name"])
-        if action is None or not action.offered:
+        clicked = self._clicked is not None
+        if action is None or not (action.offered or (clicked and action.available != "disabled")):
             offered = ", ".join(a.name for a in copilot._actions.values() if a.offered)
             self._fail_call(
                 call,
@@ -355,13 +368,9 @@ class Run:
         try:
             arguments = action.schema.validate(raw)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-                for err in exc.errors(include_url=False)
-            )
-            self._fail_call(call, f"Invalid arguments: {problems}", "invalid_arguments")
+            self._fail_call(call, f"Invalid arguments: {problems(exc)}", "invalid_arguments")
             return
-        if action.confirm:
+        if action.confirm and not clicked:  # a click by the user is their approval
             approved = await self._ask_approval(call, action, arguments)
             if approved is None:
                 return

@@ -48,6 +48,14 @@ class ToolSchema:
         }
 
 
+def problems(exc: pydantic.ValidationError) -> str:
+    """A validation error as one line the model (or a person) can act on."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+        for err in exc.errors(include_url=False)
+    )
+
+
 def function_docs(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     """The docstring's summary and per-parameter descriptions (Google, NumPy or Sphinx)."""
     text = inspect.getdoc(fn) or ""

@@ -22,8 +22,18 @@ from . import _serialize
 from ._actions import ACTION_OPTIONS, Action
 from ._errors import CopilotError, InvalidOptionsError, ProviderError, RunInProgressError
 from ._events import Callback, Events
-from ._messages import Message, Thread, finish_interrupted, new_message, new_thread, text_of
+from ._messages import (
+    Message,
+    Thread,
+    ToolCall,
+    finish_interrupted,
+    new_id,
+    new_message,
+    new_thread,
+    text_of,
+)
 from ._run import Approval, Run
+from ._schema import problems
 from ._store import MEMORY, StoreError, ThreadStore
 
 logger = logging.getLogger("copilot_widget")
@@ -300,6 +310,30 @@ class Copilot(anywidget.AnyWidget):
             self.messages = self.messages[:-1]
         return self._start()
 
+    def run_action(self, name: str, /, **arguments: Any) -> Run:
+        """Run an action as if the user clicked it: no LLM turn. Its call and result are
+        recorded in the thread, so the model sees them next turn. Returns the run (awaitable
+        in a notebook; with no running event loop it has finished)."""
+        action = self._actions.get(name)
+        if action is None or action.available == "disabled":
+            raise InvalidOptionsError(
+                f"No enabled action named {name!r}; registered: {', '.join(self._actions)}."
+            )
+        try:
+            action.schema.validate(arguments)
+        except pydantic.ValidationError as exc:
+            raise InvalidOptionsError(f"Invalid arguments for {name!r}: {problems(exc)}") from exc
+        self._check_can_run()
+        call: ToolCall = {
+            "id": new_id("call"),
+            "name": name,
+            "arguments": json.dumps(arguments),
+            "status": "pending",
+            "result": None,
+            "error": None,
+        }
+        return self._start(clicked=call)
+
     def cancel(self) -> None:
         """Stop the current run (nothing happens when none is in progress)."""
         if self._run is not None:
@@ -321,8 +355,8 @@ class Copilot(anywidget.AnyWidget):
             self._report_error(error)
             raise error
 
-    def _start(self) -> Run:
-        run = Run(self)
+    def _start(self, clicked: ToolCall | None = None) -> Run:
+        run = Run(self, clicked)
         self._run = run
         self.error = None
         self._forget_snapshots()
@@ -516,12 +550,9 @@ class Copilot(anywidget.AnyWidget):
             try:
                 kwargs = approval.action.schema.validate(arguments)
             except pydantic.ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-                    for err in exc.errors(include_url=False)
-                )
                 raise InvalidOptionsError(
-                    f"The edited arguments of {approval.action.name!r} are not valid: {problems}"
+                    f"The edited arguments of {approval.action.name!r} are not valid: "
+                    f"{problems(exc)}"
                 ) from exc
         if not approval.decide("approve", kwargs, arguments):
             raise self._refused(tool_call_id, "approve")

@@ -161,3 +161,27 @@ def test_a_pending_approval_expires_after_a_kernel_restart(
     assert call_state["status"] == "cancelled"
     assert "approval expired" in call_state["result"]
     assert restarted.pending_approvals == []
+
+
+def test_run_action_runs_as_if_clicked_and_the_model_sees_it_next_turn(scripted: Any) -> None:
+    copilot, server = scripted([text("I see you deleted 2 rows.")])
+    ran = with_delete(copilot)
+    shown: list[str] = []
+
+    @copilot.action(paired_action="delete_rows", available="frontend")
+    def show(result: str) -> None:
+        shown.append(result)
+
+    run = copilot.run_action("delete_rows", table="logs", limit=2)  # the click is the approval
+    assert run.status == "completed" and server.requests == []  # no LLM turn
+    assert ran == [{"table": "logs", "limit": 2}] and shown == ["deleted 2 rows from logs"]
+    (recorded,) = copilot.messages[-1]["tool_calls"]
+    assert recorded["status"] == "completed" and recorded["name"] == "delete_rows"
+    copilot.send("what did I do?")
+    sent = server.requests[-1]["messages"]
+    assert sent[-3]["tool_calls"][0]["function"]["name"] == "delete_rows"
+    assert json.loads(sent[-2]["content"]) == "deleted 2 rows from logs"
+    with pytest.raises(InvalidOptionsError, match="limit: Input should be a valid integer"):
+        copilot.run_action("delete_rows", table="logs", limit="all")
+    with pytest.raises(InvalidOptionsError, match="No enabled action named 'nope'"):
+        copilot.run_action("nope")
