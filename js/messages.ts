@@ -2,9 +2,16 @@
 // markdown of a long thread's older messages in idle time, and the streaming draft updated in
 // place.
 import { ApprovalCard, type ApprovalHost } from "./approvals";
-import { h } from "./dom";
+import { button, h } from "./dom";
 import { renderMarkdown } from "./markdown";
-import type { CopilotError, IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
+import type {
+  ClientMessage,
+  CopilotError,
+  IncompleteReason,
+  Message,
+  ToolCall,
+  ToolCallStatus,
+} from "./types";
 
 const STATUS_LABELS: Record<ToolCallStatus, string> = {
   pending: "Pending",
@@ -265,6 +272,96 @@ export class MessageView {
   }
 }
 
+type HistoryKind = "undo" | "redo";
+
+/** Undo / Redo of what the last answer changed, shown under the one finished assistant message
+ * Python flags (`is_undoable` / `is_redoable`), only while idle (Python refuses them during a
+ * run). A click sends `undo` / `redo` once: the button stays disabled until the next `messages`
+ * update, Python's answer (the flags move). */
+class HistoryControls {
+  readonly el: HTMLElement;
+  readonly undoButton = button("Undo", "undo-button", "cw-history-button", {
+    "aria-label": "Undo what this answer changed",
+    title: "Undo what this answer changed",
+  });
+  readonly redoButton = button("Redo", "redo-button", "cw-history-button", {
+    "aria-label": "Redo what this answer changed",
+    title: "Redo what this answer changed",
+  });
+  #send: (message: ClientMessage) => void;
+  #target: { view: MessageView; undo: boolean; redo: boolean } | null = null;
+  #working = false;
+  #sending: HistoryKind | null = null;
+
+  #fallback: HTMLElement;
+
+  /** `fallback`: where the focus goes when the controls it was on go away. */
+  constructor(send: (message: ClientMessage) => void, fallback: HTMLElement) {
+    this.#send = send;
+    this.#fallback = fallback;
+    this.el = h(
+      "div",
+      { class: "cw-history", "data-testid": "history-controls", hidden: true, tabindex: "-1" },
+      this.undoButton,
+      this.redoButton,
+    );
+    this.undoButton.addEventListener("click", () => this.#click("undo"));
+    this.redoButton.addEventListener("click", () => this.#click("redo"));
+  }
+
+  /** `messages` changed: the flags may have moved, and a click sent before is answered. */
+  setMessages(messages: readonly Message[], views: ReadonlyMap<string, MessageView>): void {
+    let flagged: Message | undefined;
+    for (const m of messages) {
+      if (m.role === "assistant" && m.status !== "in_progress" && (m.is_undoable || m.is_redoable))
+        flagged = m;
+    }
+    const view = flagged === undefined ? undefined : views.get(flagged.id);
+    this.#target =
+      flagged === undefined || view === undefined
+        ? null
+        : { view, undo: Boolean(flagged.is_undoable), redo: Boolean(flagged.is_redoable) };
+    this.#sending = null;
+    this.#render();
+  }
+
+  setWorking(working: boolean): void {
+    if (working === this.#working) return;
+    this.#working = working;
+    this.#render();
+  }
+
+  #click(kind: HistoryKind): void {
+    if (this.#sending !== null || this.#working || this.#target === null) return;
+    this.#sending = kind;
+    this.#render();
+    this.#send({ kind });
+  }
+
+  #render(): void {
+    const hadFocus = this.el.contains(document.activeElement);
+    const target = this.#target;
+    if (target === null) this.el.remove();
+    else if (this.el.parentElement !== target.view.el) target.view.el.append(this.el);
+    this.el.hidden = target === null || this.#working;
+    const sending = this.#sending !== null;
+    this.undoButton.hidden = !target?.undo;
+    this.redoButton.hidden = !target?.redo;
+    this.undoButton.disabled = sending;
+    this.redoButton.disabled = sending;
+    this.undoButton.textContent = this.#sending === "undo" ? "Undoing…" : "Undo";
+    this.redoButton.textContent = this.#sending === "redo" ? "Redoing…" : "Redo";
+    if (!hadFocus) return;
+    // Keyboard users stay here: on the controls while the click is on its way (a disabled
+    // button would drop the focus to the page), then on what replaced the button (Undo answered
+    // by Redo), else on the list.
+    const next = [this.undoButton, this.redoButton].find((b) => !b.hidden && !b.disabled);
+    if (sending) this.el.focus();
+    else if (next !== undefined && !this.el.hidden && this.el.isConnected) next.focus();
+    else this.#fallback.focus();
+  }
+}
+
 /** The scrolling `role="log"` list: finished messages, then the draft, then a "working" dots
  * indicator. Keeps rendered messages by id so an update touches only what changed. */
 export class MessageList {
@@ -287,11 +384,13 @@ export class MessageList {
   #draftSnapshot = -1;
   #approvals: ApprovalHost | null;
   #isWorking = false;
+  #history: HistoryControls | null = null;
   // Follow new content only while the user is at the bottom (they may be reading above).
   #stickToBottom = true;
   #resizeObserver: ResizeObserver | null = null;
 
-  /** `approvals`: where the draft's approval cards send decisions (null: none shown). */
+  /** `approvals`: where the draft's approval cards and Undo / Redo send their messages (null:
+   * none shown). */
   constructor(approvals: ApprovalHost | null = null) {
     this.#approvals = approvals;
     this.el = h(
@@ -308,6 +407,7 @@ export class MessageList {
       this.#thread,
       this.#working,
     );
+    if (approvals !== null) this.#history = new HistoryControls((m) => approvals.send(m), this.el);
     this.el.addEventListener("scroll", () => {
       const { scrollHeight, scrollTop, clientHeight } = this.el;
       this.#stickToBottom = scrollHeight - scrollTop - clientHeight < 32;
@@ -355,6 +455,8 @@ export class MessageList {
     // Views that left the list (a thread switch) are no longer queued.
     this.#markdownQueue = queue;
     this.#scheduleMarkdown();
+    const views = new Map([...this.#rendered].map(([id, entry]) => [id, entry.view]));
+    this.#history?.setMessages(messages, views);
     this.#refresh();
   }
 
@@ -401,6 +503,7 @@ export class MessageList {
   /** Whether a run is going on (shows the dots while nothing has streamed yet). */
   setWorking(working: boolean): void {
     this.#isWorking = working;
+    this.#history?.setWorking(working);
     this.#refresh();
   }
 

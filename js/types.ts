@@ -135,6 +135,10 @@ export type ClientMessage =
   | { kind: "approve"; tool_call_id: string; arguments?: Record<string, unknown> }
   /** Decline a tool call waiting for approval; `reason` is told to the model. */
   | { kind: "reject"; tool_call_id: string; reason?: string }
+  /** Undo / redo what the last run changed (the message flagged `is_undoable` /
+   * `is_redoable`); Python answers by moving the flags. */
+  | { kind: "undo" }
+  | { kind: "redo" }
   | { kind: "new_thread" }
   | { kind: "select_thread"; thread_id: string }
   | { kind: "rename_thread"; thread_id: string; title: string }
