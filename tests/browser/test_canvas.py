@@ -1,0 +1,69 @@
+"""The shapes canvas in a real browser: approve and reject from the card, Stop during a slow
+action, Undo and Redo from the chat."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .harness import Jupyter, open_and_run
+from .test_quickstart import ask
+
+pytestmark = pytest.mark.browser
+
+CANVAS = "#canvas"
+ANSWERS = "[data-testid='message'][data-role='assistant']"
+
+
+def add_three_circles(page: Page) -> None:
+    ask(page, "Add 3 circles")
+    expect(page.locator(CANVAS)).to_have_attribute("data-count", "3", timeout=20_000)
+    expect(page.locator(ANSWERS).last).to_contain_text("Done", timeout=20_000)
+
+
+def open_canvas(page: Page, jupyter: Jupyter, name: str) -> None:
+    open_and_run(page, jupyter.lab_url(jupyter.copy_notebook("02_shapes_canvas.ipynb", name)))
+
+
+def test_approve_and_reject_delete_all_from_the_card(page: Page, jupyter: Jupyter) -> None:
+    open_canvas(page, jupyter, "canvas-approve.ipynb")
+    add_three_circles(page)
+    ask(page, "Delete all shapes")
+    card = page.get_by_test_id("approval-card")
+    expect(card).to_be_visible(timeout=20_000)
+    expect(page.locator(CANVAS)).to_have_attribute("data-count", "3")  # nothing ran yet
+    page.get_by_test_id("reject-button").click()
+    page.get_by_test_id("reject-reason").fill("keep them")
+    page.get_by_test_id("confirm-reject-button").click()
+    expect(page.locator(ANSWERS).last).to_contain_text("keep them", timeout=20_000)
+    expect(page.locator(CANVAS)).to_have_attribute("data-count", "3")
+
+    ask(page, "Delete all shapes")
+    expect(card).to_be_visible(timeout=20_000)
+    page.get_by_test_id("approve-button").click()
+    expect(page.locator(CANVAS)).to_have_attribute("data-count", "0", timeout=20_000)
+    expect(page.locator(ANSWERS).last).to_contain_text("deleted 3 shapes", timeout=20_000)
+
+
+def test_undo_restores_the_canvas_and_redo_reapplies_it(page: Page, jupyter: Jupyter) -> None:
+    open_canvas(page, jupyter, "canvas-undo.ipynb")
+    add_three_circles(page)
+    page.get_by_test_id("undo-button").click()
+    expect(page.locator(CANVAS)).to_have_attribute("data-count", "0", timeout=10_000)
+    page.get_by_test_id("redo-button").click()
+    expect(page.locator(CANVAS)).to_have_attribute("data-count", "3", timeout=10_000)
+    expect(page.get_by_test_id("undo-button")).to_be_visible()
+
+
+def test_stop_during_a_slow_action(page: Page, jupyter: Jupyter) -> None:
+    open_canvas(page, jupyter, "canvas-stop.ipynb")
+    add_three_circles(page)
+    ask(page, "Tidy up")
+    tidy = page.locator("[data-testid='tool-call'][data-name='tidy_up']")
+    expect(tidy).to_have_attribute("data-status", "running", timeout=20_000)
+    page.get_by_test_id("stop-button").click()
+    expect(tidy).to_have_attribute("data-status", "cancelled", timeout=10_000)
+    expect(page.get_by_test_id("send-button")).to_be_visible()
+    # The conversation goes on after the stop.
+    ask(page, "List shapes")
+    expect(page.locator(ANSWERS).last).to_contain_text("circle", timeout=20_000)
