@@ -1,14 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FakeModel, message, mount } from "./fake-model";
+import { FakeModel, message, unmountAll, view } from "./fake-model";
 
-const cleanups: (() => Promise<void>)[] = [];
-async function view(model: FakeModel): Promise<HTMLElement> {
-  const { el, cleanup } = await mount(model);
-  cleanups.push(cleanup);
-  return el;
-}
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
+  await unmountAll();
   vi.restoreAllMocks();
 });
 

@@ -164,3 +164,17 @@ export function toolCall(extra: Partial<ToolCall> = {}): ToolCall {
     ...extra,
   };
 }
+
+const mounted: (() => Promise<void>)[] = [];
+
+/** Mounts a view of `model` that `unmountAll` removes (call it in `afterEach`). */
+export async function view(model: FakeModel): Promise<HTMLElement> {
+  const { el, cleanup } = await mount(model);
+  mounted.push(cleanup);
+  return el;
+}
+
+/** Removes every view mounted with `view` since the last call. */
+export async function unmountAll(): Promise<void> {
+  for (const cleanup of mounted.splice(0)) await cleanup();
+}

@@ -2,7 +2,7 @@
 // inline event handlers (in the page's own window, `jsdom.window`), so anything that slipped
 // through would really set `pwned` there.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeModel, message, mount, nextFrame, toolCall } from "./fake-model";
+import { FakeModel, message, nextFrame, toolCall, unmountAll, view } from "./fake-model";
 import { renderMarkdown } from "./markdown";
 
 const page = (globalThis as unknown as { jsdom: { window: { pwned?: string } } }).jsdom.window;
@@ -51,17 +51,11 @@ async function poke(root: ParentNode): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
-const cleanups: (() => Promise<void>)[] = [];
-async function view(model: FakeModel): Promise<HTMLElement> {
-  const { el, cleanup } = await mount(model);
-  cleanups.push(cleanup);
-  return el;
-}
 beforeEach(() => {
   page.pwned = undefined;
 });
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
+  await unmountAll();
   // Nothing may have escaped into the page either.
   expectInert(document);
   expect(page.pwned).toBeUndefined();

@@ -1,15 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FakeModel, message, mount, nextFrame } from "./fake-model";
+import { FakeModel, message, nextFrame, unmountAll, view } from "./fake-model";
 import type { Thread } from "./types";
 
-const cleanups: (() => Promise<void>)[] = [];
-async function view(model: FakeModel): Promise<HTMLElement> {
-  const { el, cleanup } = await mount(model);
-  cleanups.push(cleanup);
-  return el;
-}
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
+  await unmountAll();
   vi.restoreAllMocks();
 });
 

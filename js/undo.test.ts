@@ -1,15 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeModel, message, mount } from "./fake-model";
+import { FakeModel, message, unmountAll, view } from "./fake-model";
 import type { Message } from "./types";
 
-const cleanups: (() => Promise<void>)[] = [];
-async function view(model: FakeModel): Promise<HTMLElement> {
-  const { el, cleanup } = await mount(model);
-  cleanups.push(cleanup);
-  return el;
-}
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
+  await unmountAll();
 });
 
 /** The visible buttons with this test id (hidden ones, or ones in hidden controls, excluded). */
