@@ -61,6 +61,7 @@ class Message(TypedDict):
     tool_calls: list[ToolCall]
     is_undoable: bool
     is_redoable: bool
+    buttons: list[Any]  # action buttons the model offered (see _buttons.py)
 
 
 def new_id(prefix: str) -> str:
@@ -98,6 +99,7 @@ def new_message(
         "tool_calls": [],
         "is_undoable": False,
         "is_redoable": False,
+        "buttons": [],
     }
 
 

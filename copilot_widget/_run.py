@@ -20,6 +20,7 @@ import openai
 import pydantic
 from openai.types.chat import ChatCompletionChunk
 
+from . import _buttons as buttons
 from ._errors import CopilotError, ProviderError, provider_error
 from ._messages import (
     IncompleteReason,
@@ -165,8 +166,9 @@ class Run:
                 copilot._show_draft(message)
                 await self._call_tools(message)
                 self._end_message(message, None)
-                self._finish("completed")
-                return message
+                if not copilot.button_follow_up:
+                    self._finish("completed")
+                    return message
             for _ in range(copilot.max_steps):
                 message = await self._step()
                 if not message["tool_calls"]:
@@ -204,6 +206,8 @@ class Run:
         # Readables and the action list are read fresh before every step.
         system = copilot._system_prompt()
         tools = [action.tool() for action in copilot._actions.values() if action.offered]
+        if copilot.action_buttons and tools:
+            tools.append(buttons.TOOL)
         request = [{"role": "system", "content": system}, *history(copilot.messages)]
         message = new_message("assistant", copilot.thread["id"], self.id)
         self._draft = message
@@ -343,6 +347,9 @@ class Run:
 
     async def _call_tool(self, call: ToolCall) -> None:
         copilot = self._copilot
+        if call["name"] == buttons.TOOL_NAME and copilot.action_buttons:
+            self._offer_buttons(call)
+            return
         action = copilot._actions.get(call["name"])
         clicked = self._clicked is not None
         if action is None or not (action.offered or (clicked and action.available != "disabled")):
@@ -391,6 +398,21 @@ class Run:
             return
         self._set_call(call, status="completed", result=to_json(value))
         await self._call_paired(action, call, value)
+
+    def _offer_buttons(self, call: ToolCall) -> None:
+        assert self._draft is not None
+        try:
+            raw = json.loads(call["arguments"] or "{}")
+        except json.JSONDecodeError as exc:
+            self._fail_call(call, f"The arguments are not valid JSON ({exc}).", "invalid_arguments")
+            return
+        shown, refused = buttons.check_buttons(raw, self._copilot._actions)
+        self._draft["buttons"].extend(shown)
+        self._set_call(
+            call,
+            status="completed",
+            result=to_json({"shown": [b["label"] for b in shown], "refused": refused}),
+        )
 
     async def _ask_approval(
         self, call: ToolCall, action: Action, arguments: dict[str, Any]

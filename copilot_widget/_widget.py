@@ -67,6 +67,8 @@ OPTIONS = (
     "title",
     "actions",
     "approval_timeout",
+    "action_buttons",
+    "button_follow_up",
 )
 
 
@@ -143,6 +145,8 @@ class Copilot(anywidget.AnyWidget):
         title: str = "Copilot",
         actions: Mapping[str, Callable[..., Any]] | None = None,
         approval_timeout: float | None = None,
+        action_buttons: bool = False,
+        button_follow_up: bool = False,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -195,6 +199,17 @@ class Copilot(anywidget.AnyWidget):
         self.instructions = instructions
         self.max_steps = max_steps
         self.approval_timeout = approval_timeout
+        for name, flag in (
+            ("action_buttons", action_buttons),
+            ("button_follow_up", button_follow_up),
+        ):
+            if not isinstance(flag, bool):
+                raise InvalidOptionsError(f"{name} must be True or False, got {flag!r}.")
+        #: Offer the model a tool to answer with buttons the user clicks (OpenCUI's explicit
+        #: mode).
+        self.action_buttons = action_buttons
+        #: After a clicked action button runs, let the model take a turn.
+        self.button_follow_up = button_follow_up
         self._approvals: dict[str, Approval] = {}
         self._state: tuple[Callable[[], Any], Callable[[Any], Any]] | None = None
         self._before: Any = _NOTHING  # the tracked state when the current run started
@@ -333,6 +348,21 @@ class Copilot(anywidget.AnyWidget):
             "error": None,
         }
         return self._start(clicked=call)
+
+    def click_button(self, message_id: str, button_id: str) -> Run:
+        """Do what an action button of a message in this thread says: run its action (as
+        `run_action`) or send its reply."""
+        message = next((m for m in self.messages if m["id"] == message_id), None)
+        offered: list[Any] = message.get("buttons", []) if message is not None else []
+        button = next((b for b in offered if b["id"] == button_id), None)
+        if message is None or button is None:
+            logger.warning("Refused a click on unknown button %r of %r", button_id, message_id)
+            raise InvalidOptionsError(
+                f"No button {button_id!r} on message {message_id!r} in this thread."
+            )
+        if button["action"]:
+            return self.run_action(button["action"], **(button["arguments"] or {}))
+        return self.send(button["reply"])
 
     def cancel(self) -> None:
         """Stop the current run (nothing happens when none is in progress)."""
@@ -771,6 +801,8 @@ class Copilot(anywidget.AnyWidget):
                 self.approve(content.get("tool_call_id"), arguments)  # type: ignore[arg-type]
             elif kind == "reject":
                 self.reject(content.get("tool_call_id"), str(content.get("reason") or ""))  # type: ignore[arg-type]
+            elif kind == "click_button":
+                self.click_button(str(content.get("message_id")), str(content.get("button_id")))
             elif kind == "undo":
                 self.undo()
             elif kind == "redo":
