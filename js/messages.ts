@@ -2,6 +2,7 @@
 // markdown of a long thread's older messages in idle time, and the streaming draft updated in
 // place.
 import { ApprovalCard, type ApprovalHost } from "./approvals";
+import { ActionButtonRow, type ButtonHost } from "./buttons";
 import { button, h } from "./dom";
 import { renderMarkdown } from "./markdown";
 import type {
@@ -183,6 +184,7 @@ export class MessageView {
   #note = h("div", { class: "cw-message-note", hidden: true });
   #cards: ToolCallCard[] = [];
   #approvals: ApprovalHost | null;
+  #actions: ActionButtonRow | null = null;
   #text: string | null = null;
   // Markdown shown as plain text for now (see EAGER_MARKDOWN), rendered by renderMarkdown().
   #markdownPending = false;
@@ -198,14 +200,17 @@ export class MessageView {
 
   /** `deferMarkdown`: show the text as plain text until renderMarkdown() is called.
    * `approvals`: where the approval cards of its tool calls send decisions (the draft's); null:
-   * no approval cards. */
+   * no approval cards. `buttons`: where its action buttons send clicks (finished messages
+   * only); null: no buttons. */
   constructor(
     message: Message,
     testid: "message" | "draft",
     deferMarkdown = false,
     approvals: ApprovalHost | null = null,
+    buttons: ButtonHost | null = null,
   ) {
     this.#approvals = approvals;
+    if (buttons !== null) this.#actions = new ActionButtonRow(buttons);
     const who = message.role === "user" ? "You" : "Copilot";
     this.el = h(
       "article",
@@ -214,6 +219,7 @@ export class MessageView {
       this.#toolCalls,
       this.#note,
     );
+    if (this.#actions !== null) this.el.append(this.#actions.el);
     this.update(message, deferMarkdown);
   }
 
@@ -251,6 +257,14 @@ export class MessageView {
     const note = message.status === "incomplete" ? (reason && INCOMPLETE_NOTES[reason]) || "Stopped" : "";
     this.#note.textContent = note;
     this.#note.hidden = note === "";
+
+    const offered = message.role === "assistant" && message.status !== "in_progress";
+    this.#actions?.update(message.id, offered ? (message.buttons ?? []) : []);
+  }
+
+  /** Re-renders the action buttons (the list's working / sending state changed). */
+  refreshButtons(): void {
+    this.#actions?.render();
   }
 
   /** A new snapshot of this message (the draft) arrived. */
@@ -385,6 +399,7 @@ export class MessageList {
   #approvals: ApprovalHost | null;
   #isWorking = false;
   #history: HistoryControls | null = null;
+  #buttons: ButtonHost | null = null;
   // Follow new content only while the user is at the bottom (they may be reading above).
   #stickToBottom = true;
   #resizeObserver: ResizeObserver | null = null;
@@ -407,7 +422,19 @@ export class MessageList {
       this.#thread,
       this.#working,
     );
-    if (approvals !== null) this.#history = new HistoryControls((m) => approvals.send(m), this.el);
+    if (approvals !== null) {
+      this.#history = new HistoryControls((m) => approvals.send(m), this.el);
+      const list = this;
+      this.#buttons = {
+        send: (m) => approvals.send(m),
+        get working() {
+          return list.#isWorking;
+        },
+        sending: false,
+        refresh: () => this.#refreshButtons(),
+        fallback: this.el,
+      };
+    }
     this.el.addEventListener("scroll", () => {
       const { scrollHeight, scrollTop, clientHeight } = this.el;
       this.#stickToBottom = scrollHeight - scrollTop - clientHeight < 32;
@@ -435,7 +462,8 @@ export class MessageList {
       const key = JSON.stringify(message);
       let entry = this.#rendered.get(message.id);
       if (entry === undefined) {
-        entry = { view: new MessageView(message, "message", index < deferBefore), key };
+        const view = new MessageView(message, "message", index < deferBefore, null, this.#buttons);
+        entry = { view, key };
         this.#rendered.set(message.id, entry);
       } else if (entry.key !== key) {
         entry.view.update(message);
@@ -457,6 +485,11 @@ export class MessageList {
     this.#scheduleMarkdown();
     const views = new Map([...this.#rendered].map(([id, entry]) => [id, entry.view]));
     this.#history?.setMessages(messages, views);
+    // A click sent before is answered: the buttons are enabled again.
+    if (this.#buttons?.sending) {
+      this.#buttons.sending = false;
+      this.#refreshButtons();
+    }
     this.#refresh();
   }
 
@@ -502,9 +535,15 @@ export class MessageList {
 
   /** Whether a run is going on (shows the dots while nothing has streamed yet). */
   setWorking(working: boolean): void {
+    const changed = working !== this.#isWorking;
     this.#isWorking = working;
     this.#history?.setWorking(working);
+    if (changed) this.#refreshButtons();
     this.#refresh();
+  }
+
+  #refreshButtons(): void {
+    for (const { view } of this.#rendered.values()) view.refreshButtons();
   }
 
   scrollToBottom(): void {

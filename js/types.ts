@@ -40,6 +40,16 @@ export interface TextContent {
   text: { value: string; annotations: unknown[] };
 }
 
+/** A button the model offered under its answer: runs `action` with `arguments`, or sends `reply`
+ * as the user's next message. */
+export interface ActionButton {
+  id: string;
+  label: string;
+  action: string | null;
+  arguments: Record<string, unknown> | null;
+  reply: string | null;
+}
+
 export interface Message {
   id: string;
   object: "thread.message";
@@ -54,6 +64,8 @@ export interface Message {
   tool_calls: ToolCall[];
   is_undoable: boolean;
   is_redoable: boolean;
+  /** Buttons offered under this (assistant) message; missing on older messages. */
+  buttons?: ActionButton[];
 }
 
 export type CopilotErrorType =
@@ -139,6 +151,8 @@ export type ClientMessage =
    * `is_redoable`); Python answers by moving the flags. */
   | { kind: "undo" }
   | { kind: "redo" }
+  /** The user clicked an action button of a finished message. */
+  | { kind: "click_button"; message_id: string; button_id: string }
   | { kind: "new_thread" }
   | { kind: "select_thread"; thread_id: string }
   | { kind: "rename_thread"; thread_id: string; title: string }

@@ -1,0 +1,187 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { buttonTitle } from "./buttons";
+import { FakeModel, message, nextFrame, unmountAll, view } from "./fake-model";
+import type { ActionButton, Message } from "./types";
+
+afterEach(async () => {
+  await unmountAll();
+});
+
+/** The visible action buttons (hidden ones, or ones in a hidden row, excluded). */
+const visible = (el: HTMLElement) =>
+  [...el.querySelectorAll<HTMLButtonElement>('[data-testid="action-button"]')].filter(
+    (b) => !b.hidden && !b.closest("[hidden]"),
+  );
+const messageOf = (b: HTMLElement) => b.closest<HTMLElement>('[data-testid="message"]')?.dataset.messageId;
+
+const chart: ActionButton = {
+  id: "btn_1",
+  label: "Make a bar chart",
+  action: "make_chart",
+  arguments: { kind: "bar", columns: ["a", "b"] },
+  reply: null,
+};
+const thanks: ActionButton = {
+  id: "btn_2",
+  label: "Thanks!",
+  action: null,
+  arguments: null,
+  reply: "Thank you",
+};
+
+function thread(buttons: ActionButton[] = [chart, thanks]): Message[] {
+  return [
+    message("user", "make a chart"),
+    message("assistant", "first answer"),
+    message("user", "now a table"),
+    message("assistant", "which kind?", { buttons }),
+  ];
+}
+
+describe("action buttons", () => {
+  it("shows a row only under messages with buttons", async () => {
+    const messages = thread();
+    const el = await view(new FakeModel({ messages }));
+    const rows = el.querySelectorAll('[data-testid="action-buttons"]:not([hidden])');
+    expect(rows).toHaveLength(1);
+    const buttons = visible(el);
+    expect(buttons.map((b) => b.textContent)).toEqual(["Make a bar chart", "Thanks!"]);
+    expect(buttons.every((b) => messageOf(b) === messages[3].id)).toBe(true);
+    expect(buttons.map((b) => b.dataset.action)).toEqual(["make_chart", ""]);
+    expect(buttons[0].title).toBe('Runs make_chart {"kind":"bar","columns":["a","b"]}');
+    expect(buttons[1].title).toBe("Sends: Thank you");
+    expect(buttons.every((b) => b.type === "button" && !b.disabled)).toBe(true);
+  });
+
+  it("titles an action without arguments by its name", () => {
+    expect(buttonTitle({ ...chart, arguments: null })).toBe("Runs make_chart");
+    expect(buttonTitle({ ...chart, arguments: {} })).toBe("Runs make_chart");
+  });
+
+  it("is fine with messages without a buttons field, or an empty one", async () => {
+    const old = message("assistant", "old answer");
+    delete (old as Partial<Message>).buttons;
+    const model = new FakeModel({
+      messages: [message("user", "hi"), old, message("assistant", "x", { buttons: [] })],
+    });
+    const el = await view(model);
+    expect(visible(el)).toHaveLength(0);
+    expect(el.querySelectorAll('[data-testid="message"]')).toHaveLength(3);
+  });
+
+  it("shows no buttons on the streaming draft, nor on user messages", async () => {
+    const model = new FakeModel({
+      messages: [message("user", "hi", { buttons: [thanks] })],
+      status: "working",
+    });
+    const el = await view(model);
+    model.receive({
+      kind: "draft",
+      message: message("assistant", "typing", { status: "in_progress", buttons: [chart] }),
+    });
+    await nextFrame();
+    model.set("status", "idle");
+    expect(el.querySelector('[data-testid="draft"]')).not.toBeNull();
+    expect(el.querySelectorAll('[data-testid="action-button"]')).toHaveLength(0);
+  });
+
+  it("sends click_button once and stays disabled until messages change", async () => {
+    const messages = thread();
+    const model = new FakeModel({ messages });
+    const el = await view(model);
+    const [first, second] = visible(el);
+    first.click();
+    first.click();
+    second.click();
+    expect(model.sent.filter((m) => m.kind === "click_button")).toEqual([
+      { kind: "click_button", message_id: messages[3].id, button_id: "btn_1" },
+    ]);
+    expect(first.disabled).toBe(true);
+    expect(second.disabled).toBe(true);
+
+    // The next messages update enables the row again.
+    model.set(
+      "messages",
+      messages.map((m) => ({ ...m })),
+    );
+    const again = visible(el);
+    expect(again).toHaveLength(2);
+    expect(again.every((b) => !b.disabled)).toBe(true);
+    again[1].click();
+    expect(model.sent.filter((m) => m.kind === "click_button")).toHaveLength(2);
+    expect(model.sent.at(-1)).toEqual({
+      kind: "click_button",
+      message_id: messages[3].id,
+      button_id: "btn_2",
+    });
+  });
+
+  it("is hidden and does not send while the copilot works", async () => {
+    const model = new FakeModel({ messages: thread() });
+    const el = await view(model);
+    expect(visible(el)).toHaveLength(2);
+    for (const status of ["working", "requires_action", "cancelling"] as const) {
+      model.set("status", status);
+      expect(visible(el)).toHaveLength(0);
+      const b = el.querySelector<HTMLButtonElement>('[data-testid="action-button"]');
+      expect(b?.disabled).toBe(true);
+      b?.click();
+    }
+    expect(model.sent.some((m) => m.kind === "click_button")).toBe(false);
+    model.set("status", "idle");
+    expect(visible(el)).toHaveLength(2);
+    expect(visible(el).every((b) => !b.disabled)).toBe(true);
+  });
+
+  it("starts hidden when mounted during a run", async () => {
+    const model = new FakeModel({ messages: thread(), status: "working" });
+    const el = await view(model);
+    expect(visible(el)).toHaveLength(0);
+    model.set("status", "idle");
+    expect(visible(el)).toHaveLength(2);
+  });
+
+  it("keeps hostile label and reply text inert", async () => {
+    const hostile = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
+    const model = new FakeModel({
+      messages: thread([{ id: "btn_x", label: hostile, action: null, arguments: null, reply: hostile }]),
+    });
+    const el = await view(model);
+    const [b] = visible(el);
+    expect(b.textContent).toBe(hostile);
+    expect(b.title).toBe(`Sends: ${hostile}`);
+    expect(b.children).toHaveLength(0);
+    expect(
+      el.querySelector('[data-testid="action-buttons"] img, [data-testid="action-buttons"] b'),
+    ).toBeNull();
+    expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
+  });
+
+  it("updates the row when the buttons of a message change", async () => {
+    const messages = thread();
+    const model = new FakeModel({ messages });
+    const el = await view(model);
+    model.set(
+      "messages",
+      messages.map((m, i) => (i === 3 ? { ...m, buttons: [thanks] } : m)),
+    );
+    expect(visible(el).map((b) => b.textContent)).toEqual(["Thanks!"]);
+    model.set(
+      "messages",
+      messages.map((m, i) => (i === 3 ? { ...m, buttons: [] } : m)),
+    );
+    expect(visible(el)).toHaveLength(0);
+  });
+
+  it("keeps the keyboard focus in the widget while a click is on its way", async () => {
+    const model = new FakeModel({ messages: thread() });
+    const el = await view(model);
+    const [first] = visible(el);
+    first.focus();
+    first.click();
+    expect(el.contains(document.activeElement)).toBe(true);
+    model.set("status", "working");
+    expect(el.contains(document.activeElement)).toBe(true);
+    expect(document.activeElement?.closest("[hidden]")).toBeNull();
+  });
+});

@@ -1,0 +1,83 @@
+// The action buttons the model offers under a finished answer: each runs an action with
+// arguments, or sends a reply text. Labels and titles are set as text only.
+import { button, h } from "./dom";
+import type { ActionButton, ClientMessage } from "./types";
+
+/** What the rows of a list share: where clicks go, whether a run is going on, whether a click
+ * is on its way (all rows disabled until the next `messages` update). */
+export interface ButtonHost {
+  send(message: ClientMessage): void;
+  readonly working: boolean;
+  sending: boolean;
+  /** Re-renders every row (a click disables them all). */
+  refresh(): void;
+  /** Where the focus goes when the row it was on goes away. */
+  readonly fallback: HTMLElement;
+}
+
+/** The title of a button: what a click does. */
+export function buttonTitle(b: ActionButton): string {
+  if (b.action) {
+    const args = b.arguments && Object.keys(b.arguments).length > 0 ? ` ${JSON.stringify(b.arguments)}` : "";
+    return `Runs ${b.action}${args}`;
+  }
+  if (b.reply != null) return `Sends: ${b.reply}`;
+  return b.label;
+}
+
+/** The row of buttons under one finished assistant message (empty and hidden without any). */
+export class ActionButtonRow {
+  readonly el = h("div", {
+    class: "cw-action-buttons",
+    "data-testid": "action-buttons",
+    role: "group",
+    "aria-label": "Suggested actions",
+    tabindex: "-1",
+    hidden: true,
+  });
+  #host: ButtonHost;
+  #messageId = "";
+  #key = "";
+  #buttons: HTMLButtonElement[] = [];
+
+  constructor(host: ButtonHost) {
+    this.#host = host;
+  }
+
+  update(messageId: string, buttons: readonly ActionButton[]): void {
+    this.#messageId = messageId;
+    const key = JSON.stringify(buttons);
+    if (key !== this.#key) {
+      this.#key = key;
+      this.#buttons = buttons.map((b) => {
+        const el = button(b.label, "action-button", "cw-action-button", {
+          "data-action": b.action ?? "",
+          title: buttonTitle(b),
+        });
+        el.addEventListener("click", () => this.#click(b.id));
+        return el;
+      });
+      this.el.replaceChildren(...this.#buttons);
+    }
+    this.render();
+  }
+
+  render(): void {
+    const hadFocus = this.el.contains(document.activeElement);
+    const { working, sending } = this.#host;
+    this.el.hidden = this.#buttons.length === 0 || working;
+    for (const b of this.#buttons) b.disabled = sending || working;
+    if (!hadFocus) return;
+    // Keyboard users stay on the row while its buttons are disabled, else go to the list.
+    if (this.el.hidden || !this.el.isConnected) this.#host.fallback.focus();
+    else if (sending) this.el.focus();
+  }
+
+  #click(buttonId: string): void {
+    const host = this.#host;
+    if (host.sending || host.working || this.el.hidden) return;
+    host.sending = true;
+    host.send({ kind: "click_button", message_id: this.#messageId, button_id: buttonId });
+    host.refresh();
+  }
+}
