@@ -67,3 +67,20 @@ def test_stop_during_a_slow_action(page: Page, jupyter: Jupyter) -> None:
     # The conversation goes on after the stop.
     ask(page, "List shapes")
     expect(page.locator(ANSWERS).last).to_contain_text("circle", timeout=20_000)
+
+
+def test_click_an_action_button_runs_it_without_a_model_turn(page: Page, jupyter: Jupyter) -> None:
+    open_canvas(page, jupyter, "canvas-buttons.ipynb")
+    ask(page, "Suggest something")
+    row = page.locator("[data-testid='action-buttons']:not([hidden])")
+    expect(row).to_be_visible(timeout=20_000)
+    # The button naming an unknown action was refused before it could be shown.
+    expect(row.get_by_test_id("action-button")).to_have_text(["Add a big square", "List them"])
+    answers = page.locator(ANSWERS).count()
+    row.get_by_test_id("action-button").first.click()
+    expect(page.locator(CANVAS)).to_have_attribute("data-count", "1", timeout=10_000)
+    created = page.locator("[data-testid='tool-call'][data-name='create_shape']")
+    expect(created).to_have_attribute("data-status", "completed")
+    expect(page.locator(ANSWERS)).to_have_count(answers + 1)  # the recorded call, no reply
+    row.get_by_test_id("action-button").nth(1).click()  # a reply button sends its text
+    expect(page.locator(ANSWERS).last).to_contain_text("Done", timeout=20_000)
