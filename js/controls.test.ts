@@ -1,16 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FakeModel, message, unmountAll, view } from "./fake-model";
+import { FakeModel, get, message, unmountAll, view } from "./fake-model";
 
 afterEach(async () => {
   await unmountAll();
   vi.restoreAllMocks();
 });
 
-function get<T extends HTMLElement = HTMLElement>(el: HTMLElement, testid: string): T {
-  const found = el.querySelector<T>(`[data-testid="${testid}"]`);
-  if (found === null) throw new Error(`no [data-testid="${testid}"]`);
-  return found;
-}
 const visible = (node: HTMLElement) => !node.closest("[hidden]");
 
 function press(target: HTMLElement, key: string, init: KeyboardEventInit = {}): KeyboardEvent {

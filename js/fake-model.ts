@@ -178,3 +178,15 @@ export async function view(model: FakeModel): Promise<HTMLElement> {
 export async function unmountAll(): Promise<void> {
   for (const cleanup of mounted.splice(0)) await cleanup();
 }
+
+/** The element with this test id under `el` (throws if there is none). */
+export function get<T extends HTMLElement = HTMLElement>(el: HTMLElement, testid: string): T {
+  const found = el.querySelector<T>(`[data-testid="${testid}"]`);
+  if (found === null) throw new Error(`no [data-testid="${testid}"]`);
+  return found;
+}
+
+/** Every element with this test id under `el`. */
+export const all = (el: HTMLElement, testid: string) => [
+  ...el.querySelectorAll<HTMLElement>(`[data-testid="${testid}"]`),
+];

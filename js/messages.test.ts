@@ -1,14 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FakeModel, message, mount, nextFrame, toolCall, unmountAll, view } from "./fake-model";
+import { all, FakeModel, message, mount, nextFrame, toolCall, unmountAll, view } from "./fake-model";
 import type { Message } from "./types";
 
 afterEach(async () => {
   await unmountAll();
 });
 
-const all = (el: HTMLElement, testid: string) => [
-  ...el.querySelectorAll<HTMLElement>(`[data-testid="${testid}"]`),
-];
 const one = (el: HTMLElement, testid: string) => {
   const found = all(el, testid);
   expect(found).toHaveLength(1);

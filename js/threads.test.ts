@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FakeModel, message, nextFrame, unmountAll, view } from "./fake-model";
+import { all, FakeModel, get, message, nextFrame, unmountAll, view } from "./fake-model";
 import type { Thread } from "./types";
 
 afterEach(async () => {
@@ -7,14 +7,6 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-function get<T extends HTMLElement = HTMLElement>(el: HTMLElement, testid: string): T {
-  const found = el.querySelector<T>(`[data-testid="${testid}"]`);
-  if (found === null) throw new Error(`no [data-testid="${testid}"]`);
-  return found;
-}
-const all = (el: HTMLElement, testid: string) => [
-  ...el.querySelectorAll<HTMLElement>(`[data-testid="${testid}"]`),
-];
 const visible = (node: HTMLElement) => !node.closest("[hidden]");
 
 function press(target: HTMLElement, key: string, init: KeyboardEventInit = {}): KeyboardEvent {
