@@ -13,6 +13,7 @@ pytestmark = pytest.mark.browser
 
 
 def ask(page: Page, prompt: str) -> None:
+    expect(page.get_by_test_id("send-button")).to_be_visible(timeout=20_000)  # the last run ended
     composer = page.get_by_test_id("composer-input")
     composer.click()
     composer.fill(prompt)

@@ -18,7 +18,10 @@ def test_restart_the_kernel_and_the_conversation_is_back(page: Page, jupyter: Ju
     name = jupyter.copy_notebook("01_quickstart.ipynb", "restart.ipynb")
     open_and_run(page, jupyter.lab_url(name))
     ask(page, "Who is user 2?")
-    expect(page.locator(ANSWERS).last).to_contain_text("Ada Lovelace", timeout=20_000)
+    # Restart only once the answer is finished (a restart mid-answer keeps it as incomplete).
+    done = page.locator(f"{ANSWERS}[data-status='completed']").last
+    expect(done).to_contain_text("Ada Lovelace", timeout=20_000)
+    expect(page.get_by_test_id("send-button")).to_be_visible()
     title = page.get_by_test_id("thread-picker").input_value()
 
     page.evaluate(
