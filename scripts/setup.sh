@@ -10,18 +10,21 @@ PYTHON="${PYTHON:-python3}"
 # Chromium for the browser tests (Playwright drives the system browser; it downloads none).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "warning: chromium is not installed; the browser tests will fail" >&2
   fi
 fi
 
-# The front end: the npm packages at the versions package-lock.json names, then the bundle in
-# copilot_widget/static/. (`npm install`, not `npm ci`: npm 11 writes lock files without the
-# other platforms' optional packages, which its own `npm ci` then refuses.)
-npm install --no-audit --no-fund
+# The front end: exactly the npm packages package-lock.json names, then the bundle in
+# copilot_widget/static/. `npm ci` never writes the lock file, and fails if it no longer
+# matches package.json (after changing package.json, run `npm install` and commit the lock:
+# it lists every platform's optional packages, so it is the same on every machine).
+npm ci --no-audit --no-fund
 npm run build
 
 # Python: a virtual environment with the package (editable) and its development tools.

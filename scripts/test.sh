@@ -11,7 +11,27 @@ echo "== mypy"; mypy
 echo "== biome"; npm run --silent lint
 echo "== tsc"; npm run --silent typecheck
 echo "== vitest"; npm test --silent
+
 # The browser tests run in a pytest process of their own: Playwright's sync API keeps an
 # event loop running in the main thread, which the engine's blocking sends must not see.
-echo "== pytest"; python -m pytest -m "not browser" "$@"
-echo "== pytest, browser (Chromium, JupyterLab, Notebook 7)"; python -m pytest -m browser "$@"
+# pytest exits with 5 when it collected no test. Without arguments that fails the run like any
+# other error; with arguments (a file, `-k ...`) one of the two runs may select nothing, not both.
+pytest_args=("$@")
+selected_nothing=0
+run_pytest() {  # run_pytest MARKER_EXPRESSION
+  local status=0
+  python -m pytest -m "$1" "${pytest_args[@]}" || status=$?
+  if [ "$status" = 5 ] && [ "${#pytest_args[@]}" -gt 0 ]; then
+    selected_nothing=$((selected_nothing + 1))
+    return 0
+  fi
+  [ "$status" != 5 ] || echo "error: pytest -m '$1' collected no tests" >&2
+  return "$status"
+}
+echo "== pytest"; run_pytest "not browser"
+echo "== pytest, browser (Chromium, JupyterLab, Notebook 7)"; run_pytest browser
+if [ "$selected_nothing" = 2 ]; then
+  echo "error: no test matched: ${pytest_args[*]}" >&2
+  exit 5
+fi
+echo "== all checks passed"
