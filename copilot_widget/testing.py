@@ -7,7 +7,7 @@ replies, streamed exactly like OpenAI streams them (server-sent events over HTTP
 transfer encoding). Nothing in the client is patched: point ``base_url`` at the server.
 
 Replies are built with :func:`text`, :func:`tool_calls` (of :func:`call`), :func:`error` and
-:func:`cut`::
+:func:`cut`; :func:`stall`, :func:`page` and :func:`deltas` imitate misbehaving providers::
 
     import openai
     from copilot_widget.testing import ScriptedServer, call, cut, error, text, tool_calls
@@ -50,6 +50,17 @@ What the client sees
   ``RemoteProtocolError``: "peer closed connection without sending complete message body").
   For a non-streaming request the connection is closed before any response, which raises
   ``openai.APIConnectionError`` from ``create()``.
+* ``error(401, body={"detail": "..."})`` sends another JSON body than OpenAI's, as some
+  proxies do (a string body is sent as ``text/plain``); the client's ``exc.body`` is it.
+* ``stall(5.0, text("late"))`` sends nothing, not even the response headers, for 5 seconds:
+  a client with ``timeout=0.5`` raises ``openai.APITimeoutError`` from ``create()``.
+  ``text("a", first_delay=5.0)`` is the silence after the headers, which the client raises
+  (``openai.APITimeoutError`` too) while iterating the stream.
+* ``page()`` answers a 200 HTML page, like a web site at a wrong ``base_url``:
+  ``create(..., stream=True)`` returns a stream (``stream.response`` has content type
+  ``text/html``) that yields no chunk.
+* ``deltas({"content": 42})`` streams chunks whose ``delta`` is sent verbatim; the client does
+  not validate it, so ``chunk.choices[0].delta.content == 42``.
 * A request after the last reply of a list script gets HTTP 500 with the message
   "ScriptedServer: script exhausted ..." (``openai.InternalServerError``).
 
@@ -106,18 +117,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CutReply",
+    "DeltasReply",
     "ErrorReply",
+    "PageReply",
     "Reply",
     "Script",
     "ScriptedServer",
+    "StallReply",
     "TextReply",
     "ToolCall",
     "ToolCallsReply",
     "call",
     "cut",
+    "deltas",
     "error",
     "is_offline_demo",
     "offline_demo_client",
+    "page",
+    "stall",
     "text",
     "tool_calls",
 ]
@@ -189,17 +206,57 @@ class ErrorReply:
     """``error.type`` of the body."""
     retry_after: float | None = None
     """When set, sent as the ``retry-after-ms`` / ``retry-after`` headers."""
+    body: Any = None
+    """When set, the whole response body instead of OpenAI's error object: JSON-encoded, or
+    sent as ``text/plain`` when a string."""
+
+
+@dataclass(frozen=True)
+class DeltasReply:
+    """A stream of raw ``delta`` objects sent verbatim; build it with :func:`deltas`."""
+
+    deltas: tuple[Mapping[str, Any], ...]
+    """The ``choices[0].delta`` of each streamed chunk, exactly as sent."""
+    delay: float = 0.0
+    """Seconds to wait before each chunk."""
+    finish_reason: str = "stop"
+    """The ``finish_reason`` of the closing chunk."""
+
+
+@dataclass(frozen=True)
+class PageReply:
+    """A response that is not an OpenAI API answer (e.g. a web page); build it with
+    :func:`page`."""
+
+    body: str
+    """The response body."""
+    status: int = 200
+    """The HTTP status."""
+    content_type: str = "text/html; charset=utf-8"
+    """The ``content-type`` header."""
 
 
 @dataclass(frozen=True)
 class CutReply:
     """A reply whose connection is dropped mid-stream; build it with :func:`cut`."""
 
-    reply: TextReply | ToolCallsReply
+    reply: TextReply | ToolCallsReply | DeltasReply
     """The reply whose chunks are sent before the connection is closed."""
 
 
-Reply: TypeAlias = TextReply | ToolCallsReply | ErrorReply | CutReply
+@dataclass(frozen=True)
+class StallReply:
+    """A reply sent only after a silence; build it with :func:`stall`."""
+
+    seconds: float
+    """Seconds to wait before sending anything, not even the response headers."""
+    reply: Reply | None = None
+    """What is answered after the silence; ``None`` closes the connection instead."""
+
+
+Reply: TypeAlias = (
+    TextReply | ToolCallsReply | ErrorReply | CutReply | DeltasReply | PageReply | StallReply
+)
 """Anything a script can answer with. In a script a plain ``str`` is short for ``text(s)``."""
 
 Script: TypeAlias = Sequence[Reply | str] | Callable[[dict[str, Any]], Reply | str]
@@ -340,14 +397,15 @@ def error(
     code: str | None = None,
     type: str | None = None,
     retry_after: float | None = None,
+    body: Any = None,
 ) -> ErrorReply:
     """An HTTP error answered with OpenAI's error body.
 
     The body is ``{"error": {"message": ..., "type": ..., "code": ..., "param": null}}``, so
     the ``openai`` client raises its usual exception: 400 ``BadRequestError``, 401
-    ``AuthenticationError``, 403 ``PermissionDeniedError``, 404 ``NotFoundError``, 429
-    ``RateLimitError``, 5xx ``InternalServerError``; ``exc.code`` and ``exc.type`` come from
-    the body.
+    ``AuthenticationError``, 403 ``PermissionDeniedError``, 404 ``NotFoundError``, 422
+    ``UnprocessableEntityError``, 429 ``RateLimitError``, 5xx ``InternalServerError``;
+    ``exc.code`` and ``exc.type`` come from the body.
 
     Args:
         status: The HTTP status, 400 to 599.
@@ -357,6 +415,9 @@ def error(
             5xx, ``"insufficient_quota"`` / ``"rate_limit_exceeded"`` for 429...).
         retry_after: Seconds, sent as ``retry-after-ms`` and ``retry-after`` headers, which
             the client honours when it retries.
+        body: Another body instead of OpenAI's, as some proxies and gateways answer: a
+            JSON-encodable value (``{"detail": "Invalid key sk-..."}``), or a string sent as
+            ``text/plain``. ``message``, ``code`` and ``type`` are then not sent.
     """
     if not isinstance(status, int) or not 400 <= status <= 599:
         raise ValueError(f"error status must be an HTTP error status 400-599, got {status!r}")
@@ -374,10 +435,94 @@ def error(
         code=code,
         type=type if type is not None else _default_error_type(status, code),
         retry_after=retry_after,
+        body=_check_json(body) if body is not None and not isinstance(body, str) else body,
     )
 
 
-def cut(reply: TextReply | ToolCallsReply) -> CutReply:
+def _check_json(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"body must be JSON-encodable or a string, got {value!r}") from exc
+    return value
+
+
+def deltas(
+    *items: Mapping[str, Any], delay: float = 0.0, finish_reason: str = "stop"
+) -> DeltasReply:
+    """A stream of raw ``delta`` objects, for providers that do not stream like OpenAI.
+
+    Each item is sent verbatim as ``choices[0].delta`` of one chunk, without any check, so a
+    test can send what a broken provider or proxy sends: ``deltas({"content": 42})`` (content
+    that is not a string), ``deltas({"content": {"text": "hi"}})``, ``deltas({})``... The
+    closing chunk with ``finish_reason`` and ``data: [DONE]`` follow, as usual. The
+    ``openai`` client does not validate chunks: ``delta.content`` is then ``42``. In a
+    non-streaming response the items are merged into the message (string contents joined).
+
+    Args:
+        *items: The deltas, one chunk each.
+        delay: Seconds to wait before each chunk.
+        finish_reason: The closing chunk's ``finish_reason``.
+    """
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise TypeError(f"deltas() takes dicts (each one chunk's delta), got {item!r}")
+        _check_json(item)
+    return DeltasReply(
+        deltas=tuple(dict(item) for item in items),
+        delay=_check_delay("delay", delay),
+        finish_reason=finish_reason,
+    )
+
+
+_DEFAULT_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\n"
+    "<body><h1>Welcome</h1><p>This is a web site, not an API.</p></body></html>\n"
+)
+
+
+def page(
+    body: str = _DEFAULT_PAGE, *, status: int = 200, content_type: str = "text/html; charset=utf-8"
+) -> PageReply:
+    """A response that is not an OpenAI API answer, such as the web page a wrong ``base_url``
+    leads to.
+
+    By default a 200 HTML page. The ``openai`` client accepts a 200 response to a streaming
+    request whatever its content type: ``create(..., stream=True)`` returns a stream that
+    yields no chunk. A non-2xx ``status`` raises the client's usual ``APIStatusError`` with
+    the page as its message.
+
+    Args:
+        body: The response body.
+        status: The HTTP status.
+        content_type: The ``content-type`` header.
+    """
+    if not isinstance(body, str):
+        raise TypeError(f"page() body must be a string, got {type(body).__name__}")
+    if not isinstance(status, int) or not 200 <= status <= 599:
+        raise ValueError(f"page() status must be an HTTP status 200-599, got {status!r}")
+    return PageReply(body=body, status=status, content_type=content_type)
+
+
+def stall(seconds: float, reply: Reply | str | None = None) -> StallReply:
+    """Send nothing for ``seconds``, not even the response headers, then answer ``reply``.
+
+    For timeout tests: a client whose timeout is shorter than ``seconds`` raises
+    ``openai.APITimeoutError`` from ``create()``. With ``reply=None`` the connection is
+    closed after the silence. (A silence after the headers, within the stream, is
+    ``text(..., first_delay=...)`` or ``text(..., delay=...)``.)
+
+    Args:
+        seconds: The silence.
+        reply: What is answered afterwards; a plain ``str`` means ``text(s)``.
+    """
+    return StallReply(
+        seconds=_check_delay("seconds", seconds),
+        reply=None if reply is None else _as_reply(reply, "stall()'s reply"),
+    )
+
+
+def cut(reply: TextReply | ToolCallsReply | DeltasReply) -> CutReply:
     """Stream ``reply``'s chunks, then drop the connection mid-response.
 
     Everything but the closing chunk (the one with ``finish_reason``) and ``data: [DONE]`` is
@@ -385,19 +530,24 @@ def cut(reply: TextReply | ToolCallsReply) -> CutReply:
     body. The ``openai`` client raises ``openai.APIConnectionError`` while iterating the
     stream. The server keeps serving later requests.
     """
-    if not isinstance(reply, (TextReply, ToolCallsReply)):
-        raise TypeError(f"cut() takes a text(...) or tool_calls(...) reply, got {reply!r}")
+    if not isinstance(reply, (TextReply, ToolCallsReply, DeltasReply)):
+        raise TypeError(
+            f"cut() takes a text(...), tool_calls(...) or deltas(...) reply, got {reply!r}"
+        )
     return CutReply(reply=reply)
 
 
 def _as_reply(value: object, where: str) -> Reply:
     if isinstance(value, str):
         return text(value)
-    if isinstance(value, (TextReply, ToolCallsReply, ErrorReply, CutReply)):
+    if isinstance(
+        value,
+        (TextReply, ToolCallsReply, ErrorReply, CutReply, DeltasReply, PageReply, StallReply),
+    ):
         return value
     raise TypeError(
-        f"{where} must be a reply made with text(), tool_calls(), error() or cut() "
-        f"(or a str), got {value!r}"
+        f"{where} must be a reply made with text(), tool_calls(), error(), cut(), deltas(), "
+        f"page() or stall() (or a str), got {value!r}"
     )
 
 
@@ -480,7 +630,7 @@ class _Stream:
     """The closing events: finish chunk, usage chunk, ``[DONE]``."""
 
 
-def _stream_events(reply: TextReply | ToolCallsReply, exchange: _Exchange) -> _Stream:
+def _stream_events(reply: TextReply | ToolCallsReply | DeltasReply, exchange: _Exchange) -> _Stream:
     options = exchange.body.get("stream_options")
     include_usage = isinstance(options, Mapping) and bool(options.get("include_usage"))
 
@@ -501,13 +651,19 @@ def _stream_events(reply: TextReply | ToolCallsReply, exchange: _Exchange) -> _S
 
     events: list[tuple[float, bytes]] = []
     pieces: int
-    if isinstance(reply, TextReply):
+    usage: Mapping[str, int] | None = None
+    if isinstance(reply, DeltasReply):
+        events.extend((reply.delay, chunk(dict(delta))) for delta in reply.deltas)
+        finish_reason = reply.finish_reason
+        pieces = len(reply.deltas)
+    elif isinstance(reply, TextReply):
         events.append(
             (reply.first_delay, chunk({"role": "assistant", "content": "", "refusal": None}))
         )
         events.extend((reply.delay, chunk({"content": piece})) for piece in reply.chunks)
         finish_reason = reply.finish_reason
         pieces = len(reply.chunks)
+        usage = reply.usage
     else:
         opening: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
         if reply.text:
@@ -534,6 +690,7 @@ def _stream_events(reply: TextReply | ToolCallsReply, exchange: _Exchange) -> _S
             )
         finish_reason = "tool_calls"
         pieces = len(events)
+        usage = reply.usage
 
     tail = [chunk({}, finish_reason)]
     if include_usage:
@@ -546,7 +703,7 @@ def _stream_events(reply: TextReply | ToolCallsReply, exchange: _Exchange) -> _S
                     "model": exchange.model,
                     "system_fingerprint": "fp_scripted",
                     "choices": [],
-                    "usage": exchange.usage(reply.usage, pieces),
+                    "usage": exchange.usage(usage, pieces),
                 }
             )
         )
@@ -554,16 +711,30 @@ def _stream_events(reply: TextReply | ToolCallsReply, exchange: _Exchange) -> _S
     return _Stream(body=events, tail=tail)
 
 
-def _completion(reply: TextReply | ToolCallsReply, exchange: _Exchange) -> dict[str, Any]:
+def _completion(
+    reply: TextReply | ToolCallsReply | DeltasReply, exchange: _Exchange
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "refusal": None}
-    if isinstance(reply, TextReply):
+    usage: Mapping[str, int] | None = None
+    if isinstance(reply, DeltasReply):
+        for delta in reply.deltas:
+            for key, value in delta.items():
+                if key == "content" and isinstance(value, str):
+                    previous = message.get("content")
+                    message[key] = (previous if isinstance(previous, str) else "") + value
+                else:
+                    message[key] = value
+        finish_reason, pieces = reply.finish_reason, len(reply.deltas)
+    elif isinstance(reply, TextReply):
         message["content"] = "".join(reply.chunks)
         finish_reason, pieces = reply.finish_reason, len(reply.chunks)
+        usage = reply.usage
     else:
         message["content"] = "".join(reply.text) if reply.text else None
         message["tool_calls"] = _tool_call_message(exchange, reply.calls)
         finish_reason = "tool_calls"
         pieces = len(reply.text) + sum(len(_split(c.arguments, c.split)) + 1 for c in reply.calls)
+        usage = reply.usage
     return {
         "id": exchange.completion_id,
         "object": "chat.completion",
@@ -573,11 +744,13 @@ def _completion(reply: TextReply | ToolCallsReply, exchange: _Exchange) -> dict[
         "choices": [
             {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
         ],
-        "usage": exchange.usage(reply.usage, pieces),
+        "usage": exchange.usage(usage, pieces),
     }
 
 
-def _total_delay(reply: TextReply | ToolCallsReply) -> float:
+def _total_delay(reply: TextReply | ToolCallsReply | DeltasReply) -> float:
+    if isinstance(reply, DeltasReply):
+        return reply.delay * len(reply.deltas)
     if isinstance(reply, TextReply):
         return reply.first_delay + reply.delay * len(reply.chunks)
     chunks = len(reply.text) + sum(len(_split(c.arguments, c.split)) + 1 for c in reply.calls)
@@ -677,14 +850,19 @@ class _Response:
     async def send_json(
         self, status: int, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None
     ) -> None:
-        data = _dump(payload)
+        await self.send(status, _dump(payload), "application/json", headers)
+
+    async def send(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send a whole response with a ``content-length``."""
         head = self._head(
             status,
-            {
-                "content-type": "application/json",
-                "content-length": str(len(data)),
-                **(headers or {}),
-            },
+            {"content-type": content_type, "content-length": str(len(data)), **(headers or {})},
         )
         self._writer.write(head + data)
         await self._writer.drain()
@@ -743,11 +921,11 @@ class ScriptedServer:
 
     Args:
         script: A sequence of replies (:func:`text`, :func:`tool_calls`, :func:`error`,
-            :func:`cut`; a plain ``str`` means ``text(s)``), one per request, in order; a
-            request after the last one gets HTTP 500 "script exhausted". Or a callable
-            ``script(request_body) -> reply`` called for every request (in the server's
-            thread, so keep it quick); if it raises, the request gets HTTP 500 with the
-            exception in the message.
+            :func:`cut`, :func:`stall`, :func:`page`, :func:`deltas`; a plain ``str`` means
+            ``text(s)``), one per request, in order; a request after the last one gets
+            HTTP 500 "script exhausted". Or a callable ``script(request_body) -> reply``
+            called for every request (in the server's thread, so keep it quick); if it
+            raises, the request gets HTTP 500 with the exception in the message.
         host: The interface to listen on.
         port: The port; 0 picks a free one (see :attr:`base_url`).
 
@@ -1018,13 +1196,29 @@ class ScriptedServer:
         response = _Response(writer, f"req_scripted_{number}")
         streaming = bool(body.get("stream"))
 
+        while isinstance(reply, StallReply):
+            await asyncio.sleep(reply.seconds)
+            if reply.reply is None:
+                return False  # close without any response
+            reply = reply.reply
+
         if isinstance(reply, ErrorReply):
             headers = {}
             if reply.retry_after is not None:
                 headers["retry-after-ms"] = str(round(reply.retry_after * 1000))
                 headers["retry-after"] = str(reply.retry_after)
-            payload = _error_body(reply.message, reply.type, reply.code)
-            await response.send_json(reply.status, payload, headers)
+            if isinstance(reply.body, str):
+                data = reply.body.encode()
+                await response.send(reply.status, data, "text/plain; charset=utf-8", headers)
+            elif reply.body is not None:
+                await response.send_json(reply.status, reply.body, headers)
+            else:
+                payload = _error_body(reply.message, reply.type, reply.code)
+                await response.send_json(reply.status, payload, headers)
+            return True
+
+        if isinstance(reply, PageReply):
+            await response.send(reply.status, reply.body.encode(), reply.content_type)
             return True
 
         cut_off = isinstance(reply, CutReply)
