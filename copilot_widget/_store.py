@@ -4,23 +4,38 @@ One file per user by default (in the Jupyter data directory), shared by every ke
 user: WAL mode lets readers and a writer work at once, and a busy timeout makes concurrent
 writers wait instead of failing. Each message is one row holding its JSON, written (upserted)
 whenever it changes state; its row id keeps the thread's order.
+
+The store holds every prompt and tool result, so it is private to its user: a directory it
+creates is 0700, and the database and its `-wal` / `-shm` files are 0600.
+
+Whatever goes wrong surfaces as a `StoreError` naming the file (the widget then keeps the
+conversation in memory and says so): a locked, unreadable or closed store, and a damaged one.
+The structure of the file is checked when it is opened, and every row is checked when it is
+read. A store that looks damaged is never written to, repaired or deleted: it is closed and
+left exactly as it is, for its user to inspect.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import math
 import os
 import pathlib
 import sqlite3
+import stat
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, cast, get_args
 
-from ._messages import Message, Thread
+from ._messages import Message, MessageStatus, Thread, ToolCallStatus
 
 SCHEMA_VERSION = 2
 MEMORY = ":memory:"
+
+logger = logging.getLogger(__name__)
 
 
 def default_path() -> pathlib.Path:
@@ -84,31 +99,75 @@ class StoreError(Exception):
     """The store file cannot be opened, read or written."""
 
 
+class _Damaged(Exception):
+    """The file holds something this store never writes."""
+
+
+_Kind = Literal["open", "read", "write"]
+
+#: SQLite's primary result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB.
+_DAMAGE_CODES = (11, 26)
+_DAMAGE_WORDS = ("malformed", "not a database", "could not decode")
+
+
+def _looks_damaged(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if isinstance(code, int) and code & 0xFF in _DAMAGE_CODES:
+        return True
+    text = str(exc).lower()
+    return any(word in text for word in _DAMAGE_WORDS)
+
+
 class ThreadStore:
-    """Threads scoped by (app_id, user_id, company_id), and their messages."""
+    """Threads scoped by (app_id, user_id, company_id), and their messages.
+
+    Safe to share between threads; every method raises `StoreError` when the store cannot do
+    what was asked."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.path = str(path) if path is not None else str(default_path())
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        #: Why every operation is refused (closed, or the file looks damaged); None if usable.
+        self._refusal: str | None = None
+        in_memory = self.path == MEMORY
         try:
-            if self.path != MEMORY:
-                pathlib.Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            if not in_memory:
+                file = pathlib.Path(self.path)
+                _prepare_private_file(file, ours=path is None or file == default_path())
             self._db = sqlite3.connect(
                 self.path, timeout=10, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            if self.path != MEMORY:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                # In WAL mode NORMAL survives a crashed or killed kernel; it only skips the
-                # per-commit fsync that guards against a power cut.
-                self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"The thread store {self.path!r} cannot be used: {exc}") from exc
+        try:
+            self._setup(in_memory)
+        except BaseException:
+            self._shut()  # a store that failed to open keeps no file open
+            raise
+
+    def _setup(self, in_memory: bool) -> None:
+        with self._session("open") as db:
+            db.execute("PRAGMA busy_timeout = 10000")
+            if not in_memory:
+                # Before anything is written: a damaged file is refused, not made worse.
+                problems = [str(row[0]) for row in db.execute("PRAGMA quick_check(3)")]
+                if problems != ["ok"]:
+                    lines = "\n".join(problems).splitlines()
+                    raise _Damaged("; ".join(line for line in lines if not line.startswith("*")))
+                db.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL survives a crashed or killed kernel; it only skips the
+                # per-commit fsync that guards against a power cut.
+                db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+        if not in_memory:
+            for suffix in ("-wal", "-shm", "-journal"):
+                # SQLite gives these the database's mode; older ones may be wider.
+                _tighten(pathlib.Path(self.path + suffix))
 
     def _migrate(self) -> None:
-        with self._transaction() as db:
+        with self._session("open", transaction=True) as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(
@@ -120,29 +179,32 @@ class ThreadStore:
                 version += 1
                 db.execute(f"PRAGMA user_version = {version}")
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self)
-
     def close(self) -> None:
-        self._db.close()
+        """Release the file; later operations raise `StoreError`. Closing again is fine."""
+        with self._lock:
+            self._shut()
+            if self._refusal is None:
+                self._refusal = f"The thread store {self.path!r} is closed"
 
     # -- threads ------------------------------------------------------------------------
     def threads(self, scope: tuple[str, str, str]) -> list[Thread]:
         """Threads in scope, most recently active first."""
-        rows = self._read(
-            "SELECT id, title, created_at FROM threads WHERE app_id = ? AND user_id = ? "
-            "AND company_id = ? ORDER BY updated_at DESC, rowid DESC",
-            scope,
-        )
-        return [_thread(row) for row in rows]
+        with self._session("read") as db:
+            rows = db.execute(
+                "SELECT id, title, created_at FROM threads WHERE app_id = ? AND user_id = ? "
+                "AND company_id = ? ORDER BY updated_at DESC, rowid DESC",
+                scope,
+            ).fetchall()
+            return [_thread(row) for row in rows]
 
     def thread(self, thread_id: str, scope: tuple[str, str, str]) -> Thread | None:
-        rows = self._read(
-            "SELECT id, title, created_at FROM threads WHERE id = ? AND app_id = ? "
-            "AND user_id = ? AND company_id = ?",
-            (thread_id, *scope),
-        )
-        return _thread(rows[0]) if rows else None
+        with self._session("read") as db:
+            rows = db.execute(
+                "SELECT id, title, created_at FROM threads WHERE id = ? AND app_id = ? "
+                "AND user_id = ? AND company_id = ?",
+                (thread_id, *scope),
+            ).fetchall()
+            return _thread(rows[0]) if rows else None
 
     def create_thread(self, thread: Thread, scope: tuple[str, str, str]) -> None:
         self._write(
@@ -155,21 +217,23 @@ class ThreadStore:
         self._write("UPDATE threads SET title = ? WHERE id = ?", (title, thread_id))
 
     def delete_thread(self, thread_id: str) -> None:
-        with self._transaction() as db:
+        with self._session("write", transaction=True) as db:
             db.execute("DELETE FROM messages WHERE thread_id = ?", (thread_id,))
             db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
 
     # -- messages -----------------------------------------------------------------------
     def messages(self, thread_id: str) -> list[Message]:
-        rows = self._read(
-            "SELECT body FROM messages WHERE thread_id = ? ORDER BY seq", (thread_id,)
-        )
-        return [json.loads(row[0]) for row in rows]
+        with self._session("read") as db:
+            rows = db.execute(
+                "SELECT id, thread_id, body FROM messages WHERE thread_id = ? ORDER BY seq",
+                (thread_id,),
+            ).fetchall()
+            return [_message(*row) for row in rows]
 
     def save_message(self, message: Message) -> None:
         """Insert or update a message (its place in the thread is where it was first saved)."""
         body = json.dumps(message, separators=(",", ":"))
-        with self._transaction() as db:
+        with self._session("write", transaction=True) as db:
             db.execute(
                 "INSERT INTO messages (id, thread_id, body) VALUES (?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET body = excluded.body",
@@ -184,54 +248,185 @@ class ThreadStore:
         self._write("DELETE FROM messages WHERE id = ?", (message_id,))
 
     # -- plumbing -----------------------------------------------------------------------
-    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        try:
-            with self._lock:
-                return self._db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"Reading the thread store {self.path!r} failed: {exc}") from exc
-
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
-        with self._transaction() as db:
+        with self._session("write", transaction=True) as db:
             db.execute(sql, params)
 
+    @contextlib.contextmanager
+    def _session(self, kind: _Kind, *, transaction: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection, for one operation at a time. With `transaction`, inside
+        `BEGIN IMMEDIATE` ... `COMMIT`: the write lock is taken up front, so two kernels
+        writing at once queue on the busy timeout instead of failing halfway. Any SQLite error
+        or damaged row becomes a `StoreError`; the transaction is rolled back."""
+        with self._lock:
+            db = self._db
+            if db is None:
+                raise StoreError(self._refusal or f"The thread store {self.path!r} is closed")
+            try:
+                if transaction:
+                    db.execute("BEGIN IMMEDIATE")
+                yield db
+                if transaction:
+                    db.execute("COMMIT")
+            except (sqlite3.Error, _Damaged) as exc:
+                _roll_back(db)
+                raise self._failure(kind, exc) from exc
+            except BaseException:
+                _roll_back(db)
+                raise
 
-class _Transaction:
-    """`BEGIN IMMEDIATE` ... `COMMIT`: takes the write lock up front, so two kernels writing at
-    once queue on the busy timeout instead of failing halfway."""
+    def _failure(self, kind: _Kind, exc: sqlite3.Error | _Damaged) -> StoreError:
+        """The error to raise for `exc`. A store that looks damaged is closed for good (it is
+        left as it is, for its user to inspect); call with the lock held."""
+        detail = str(exc) if len(str(exc)) <= 300 else str(exc)[:300] + "..."
+        if isinstance(exc, _Damaged) or _looks_damaged(exc):
+            self._refusal = (
+                f"The thread store {self.path!r} cannot be used: it looks damaged ({detail}). "
+                "It is left as it is, for you to inspect; move it away to start a new store"
+            )
+            self._shut()
+            return StoreError(self._refusal)
+        if kind == "open":
+            return StoreError(f"The thread store {self.path!r} cannot be used: {detail}")
+        verb = "Reading" if kind == "read" else "Writing"
+        return StoreError(f"{verb} the thread store {self.path!r} failed: {detail}")
 
-    def __init__(self, store: ThreadStore) -> None:
-        self._store = store
+    def _shut(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
 
-    def __enter__(self) -> sqlite3.Connection:
-        self._store._lock.acquire()
-        try:
-            self._store._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            self._store._lock.release()
-            raise StoreError(
-                f"The thread store {self._store.path!r} is not writable: {exc}"
-            ) from exc
-        return self._store._db
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        db = self._store._db
-        try:
-            if exc_type is None:
-                db.execute("COMMIT")
-            else:
-                db.execute("ROLLBACK")
-        except sqlite3.Error as error:
-            raise StoreError(
-                f"Writing the thread store {self._store.path!r} failed: {error}"
-            ) from error
-        finally:
-            self._store._lock.release()
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(
-                f"Writing the thread store {self._store.path!r} failed: {exc}"
-            ) from exc
+def _roll_back(db: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+
+
+# -- privacy ------------------------------------------------------------------------------
+def _prepare_private_file(path: pathlib.Path, *, ours: bool) -> None:
+    """Create the store's missing directories (0700) and its file (0600). A file we own is
+    made private if it is not; so is an existing directory when it is the default store's
+    (a directory the user chose for the file is theirs: it is left alone)."""
+    missing: list[pathlib.Path] = []
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(mode=0o700, exist_ok=True)  # another kernel may create it at the same time
+    if missing or ours:
+        _tighten(path.parent, directory=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    _tighten(path)
+
+
+def _tighten(path: pathlib.Path, *, directory: bool = False) -> None:
+    """Take the group's and others' permissions from a file (or directory) that we own."""
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows: POSIX modes do not apply
+        return
+    try:
+        info = os.stat(path)
+    except OSError:  # gone, or not ours to look at
+        return
+    right_kind = stat.S_ISDIR(info.st_mode) if directory else stat.S_ISREG(info.st_mode)
+    if not right_kind or info.st_uid != os.getuid() or not info.st_mode & 0o077:
+        return
+    try:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
+    except OSError as exc:
+        logger.warning("Could not make %s private to its user: %s", path, exc)
+
+
+# -- rows ---------------------------------------------------------------------------------
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _thread(row: tuple[Any, ...]) -> Thread:
-    return {"id": row[0], "object": "thread", "title": row[1], "created_at": int(row[2])}
+    thread_id, title, created_at = row
+    if not (isinstance(thread_id, str) and isinstance(title, str) and _is_number(created_at)):
+        raise _Damaged(f"the thread row {str(thread_id)[:60]!r} is malformed")
+    return {"id": thread_id, "object": "thread", "title": title, "created_at": int(created_at)}
+
+
+_MESSAGE_STATUSES = get_args(MessageStatus)
+_CALL_STATUSES = get_args(ToolCallStatus)
+_REQUIRED = ("id", "thread_id", "role", "status", "created_at", "content", "tool_calls")
+#: Keys a message may lack (a row from an older version): their value when absent, and
+#: what a present value must be.
+_OPTIONAL: dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]] = {
+    "object": (lambda: "thread.message", lambda v: v == "thread.message"),
+    "run_id": (lambda: None, lambda v: v is None or isinstance(v, str)),
+    "incomplete_details": (lambda: None, lambda v: v is None or isinstance(v, dict)),
+    "completed_at": (lambda: None, lambda v: v is None or _is_number(v)),
+    "is_undoable": (lambda: False, lambda v: isinstance(v, bool)),
+    "is_redoable": (lambda: False, lambda v: isinstance(v, bool)),
+    "buttons": (list, lambda v: isinstance(v, list)),
+}
+
+
+def _message(row_id: Any, row_thread_id: Any, body: Any) -> Message:
+    name = str(row_id)[:60]
+    try:
+        message = json.loads(body)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise _Damaged(f"the message row {name!r} is not valid JSON") from exc
+    problem = _message_problem(message, row_id, row_thread_id)
+    if problem is not None:
+        raise _Damaged(f"the message row {name!r} {problem}")
+    return cast(Message, message)
+
+
+def _message_problem(message: Any, row_id: Any, row_thread_id: Any) -> str | None:
+    """What is wrong with a stored message (None if nothing); fills in the optional keys."""
+    if not isinstance(message, dict):
+        return "is not a JSON object"
+    missing = [key for key in _REQUIRED if key not in message]
+    if missing:
+        return "lacks " + ", ".join(repr(key) for key in missing)
+    if message["id"] != row_id or message["thread_id"] != row_thread_id:
+        return "does not match its id or thread"
+    if message["role"] not in ("user", "assistant") or message["status"] not in _MESSAGE_STATUSES:
+        return "has an unknown role or status"
+    if not _is_number(message["created_at"]):
+        return "has a malformed 'created_at'"
+    content, calls = message["content"], message["tool_calls"]
+    if not isinstance(content, list) or not all(_content_ok(part) for part in content):
+        return "has malformed content"
+    if not isinstance(calls, list) or not all(_tool_call_ok(call) for call in calls):
+        return "has a malformed tool call"
+    for key, (default, valid) in _OPTIONAL.items():
+        if key not in message:
+            message[key] = default()
+        elif not valid(message[key]):
+            return f"has a malformed {key!r}"
+    return None
+
+
+def _content_ok(part: Any) -> bool:
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        return False
+    if part["type"] != "text":
+        return True
+    text = part.get("text")
+    if not isinstance(text, dict) or not isinstance(text.get("value"), str):
+        return False
+    text.setdefault("annotations", [])
+    return isinstance(text["annotations"], list)
+
+
+def _tool_call_ok(call: Any) -> bool:
+    if not isinstance(call, dict):
+        return False
+    call.setdefault("result", None)
+    call.setdefault("error", None)
+    return (
+        all(isinstance(call.get(key), str) for key in ("id", "name", "arguments"))
+        and call.get("status") in _CALL_STATUSES
+        and all(call[key] is None or isinstance(call[key], str) for key in ("result", "error"))
+    )

@@ -2,24 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import multiprocessing
+import os
 import pathlib
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from copilot_widget import Copilot, InvalidOptionsError
 from copilot_widget._messages import new_message, new_thread, text_of
-from copilot_widget._store import SCHEMA_VERSION, ThreadStore, _v1
-from copilot_widget.testing import ScriptedServer, call, cut, error, text, tool_calls
+from copilot_widget._store import SCHEMA_VERSION, StoreError, ThreadStore, _v1, default_path
+from copilot_widget.testing import ScriptedServer, call, cut, text, tool_calls
 
 SCOPE = ("app", "ada", "")
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> None:
+    """Poll `condition` until it is true; fail the test if the deadline passes first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what or condition}"
+        time.sleep(0.02)
+
+
+async def wait_until_async(
+    condition: Callable[[], Any], timeout: float = 30, what: str = ""
+) -> None:
+    """`wait_until` for a test running on the event loop (the loop keeps running meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what or condition}"
+        await asyncio.sleep(0.02)
+
+
+def stored(path: pathlib.Path | str, thread_id: str) -> list[Any]:
+    """The messages of a thread as another kernel reads them now."""
+    store = ThreadStore(path)
+    try:
+        return store.messages(thread_id)
+    finally:
+        store.close()
 
 
 def full_message(thread_id: str) -> Any:
@@ -233,11 +266,16 @@ def test_two_processes_writing_one_store_lose_nothing(tmp_path: pathlib.Path) ->
 async def test_cancel_keeps_the_partial_message_in_the_store(
     tmp_path: pathlib.Path, scripted: Any
 ) -> None:
-    import asyncio
-
-    copilot, _ = scripted([text(*["word "] * 100, delay=0.01)], store=tmp_path / "s.sqlite3")
+    path = tmp_path / "s.sqlite3"
+    copilot, _ = scripted([text(*["word "] * 300, delay=0.01)], store=path)
     run = copilot.send("go")
-    await asyncio.sleep(0.2)
+    thread_id = copilot.thread["id"]
+    # Cancel once the stream is under way: two words of the answer have been saved.
+    await wait_until_async(
+        lambda: any("word word" in text_of(m) for m in stored(path, thread_id)),
+        what="the partial answer in the store",
+    )
+    assert not run.done()
     run.cancel()
     await run
     saved = ThreadStore(tmp_path / "s.sqlite3").messages(copilot.thread["id"])
@@ -250,12 +288,16 @@ def test_provider_error_keeps_the_partial_message_in_the_store(
     tmp_path: pathlib.Path, scripted: Any
 ) -> None:
     copilot, _ = scripted([cut(text("half ", "an answer"))], store=tmp_path / "s.sqlite3")
-    copilot.send("go")
+    run = copilot.send("go")
+    # The connection was cut mid-stream: the run failed with a provider error...
+    assert run.status == "failed"
+    assert copilot.error is not None and copilot.error["type"] == "server_error"
+    # ...and what had arrived is in the store.
     saved = ThreadStore(tmp_path / "s.sqlite3").messages(copilot.thread["id"])
     assert [m["status"] for m in saved] == ["completed", "incomplete"]
     assert text_of(saved[-1]) == "half an answer"
     assert saved[-1]["incomplete_details"] == {"reason": "run_failed"}
-    assert error  # the error path itself is covered in test_run.py
+    assert saved[-1]["id"] == copilot.messages[-1]["id"] == run.messages[-1]["id"]
 
 
 KILLED_SCRIPT = textwrap.dedent(
@@ -273,16 +315,20 @@ def test_a_process_killed_mid_stream_leaves_the_partial_message(tmp_path: pathli
     store = str(tmp_path / "s.sqlite3")
     with ScriptedServer([text(*[f"w{i} " for i in range(400)], delay=0.02)]) as server:
         process = subprocess.Popen([sys.executable, "-c", KILLED_SCRIPT, server.base_url, store])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
+
+        def streamed_far_enough() -> bool:
             try:
-                rows = sqlite3.connect(store).execute("SELECT body FROM messages").fetchall()
-            except sqlite3.Error:
-                continue
-            if any("w20 " in row[0] for row in rows):
-                break
-        process.kill()
+                with contextlib.closing(sqlite3.connect(store)) as db:
+                    rows = db.execute("SELECT body FROM messages").fetchall()
+            except sqlite3.Error:  # not created yet, or busy
+                return False
+            return any("w20 " in row[0] for row in rows)
+
+        try:
+            wait_until(streamed_far_enough, what="20 streamed words in the store")
+            assert process.poll() is None  # still streaming: the kill cuts the run
+        finally:
+            process.kill()
         process.wait()
     copilot = Copilot(api_key="k", store=store)
     last = copilot.messages[-1]
@@ -290,3 +336,393 @@ def test_a_process_killed_mid_stream_leaves_the_partial_message(tmp_path: pathli
     assert last["incomplete_details"] == {"reason": "run_interrupted"}
     assert text_of(last).startswith("w0 w1 w2 ")
     assert ThreadStore(store).messages(copilot.thread["id"])[-1]["status"] == "incomplete"
+
+
+# -- a damaged store never breaks the widget ---------------------------------------------------
+def filled_store(path: pathlib.Path) -> list[str]:
+    """A real store: a few threads with messages (the last thread is the most recent)."""
+    store = ThreadStore(path)
+    thread_ids = []
+    for t in range(3):
+        thread = new_thread(f"thread {t}")
+        store.create_thread(thread, SCOPE)
+        for i in range(40):
+            store.save_message(full_message(thread["id"]))
+            store.save_message(
+                new_message("user", thread["id"], None, f"{t}:{i} " * 80, status="completed")
+            )
+        thread_ids.append(thread["id"])
+    store.close()
+    return thread_ids
+
+
+def damage(path: pathlib.Path, problem: str) -> None:
+    """Damage a store file the way disks, crashes and hand edits do."""
+    if problem == "damaged pages":
+        data = bytearray(path.read_bytes())
+        middle = len(data) // 2 // 4096 * 4096
+        data[middle : middle + 4096] = bytes(range(256)) * 16
+        path.write_bytes(bytes(data))
+        return
+    if problem == "not sqlite":
+        path.write_bytes(b"this is not a database\n" * 400)
+        return
+    bodies = {
+        "garbage body": "{not json at all",
+        "body lacking keys": json.dumps({"role": "user", "content": "hi"}),
+    }
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        last = db.execute("SELECT max(seq) FROM messages").fetchone()[0]
+        db.execute("UPDATE messages SET body = ? WHERE seq = ?", (bodies[problem], last))
+
+
+def open_fds(path: pathlib.Path) -> list[str]:
+    """The files of this process open on `path` or its -wal / -shm files."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+    return [name for name in names if name.startswith(str(path))]
+
+
+def read_everything(store: ThreadStore) -> None:
+    for thread in store.threads(SCOPE):
+        store.messages(thread["id"])
+
+
+@pytest.mark.parametrize("problem", ["damaged pages", "not sqlite"])
+def test_a_damaged_file_is_refused_when_opened_and_left_as_it_is(
+    tmp_path: pathlib.Path, problem: str
+) -> None:
+    path = tmp_path / "threads.sqlite3"
+    filled_store(path)
+    damage(path, problem)
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as caught:
+        # The structure is checked on opening: nothing is read from or written to a damaged
+        # file, so the error comes before the first operation.
+        ThreadStore(path)
+    message = str(caught.value)
+    assert str(path) in message and "looks damaged" in message and "cannot be used" in message
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["threads.sqlite3"]  # no -wal, -shm
+    assert open_fds(path) == []  # while the error (and its traceback) is still alive
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json at all",
+        json.dumps({"role": "user", "content": "hi"}),  # lacks keys
+        "[1, 2, 3]",
+        '"a string"',
+        "null",
+        "[" * 100_000,  # too deep to parse
+        b"\xff\xfe binary",
+    ],
+)
+def test_a_malformed_message_row_is_a_store_error(tmp_path: pathlib.Path, body: Any) -> None:
+    path = tmp_path / "threads.sqlite3"
+    thread_ids = filled_store(path)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("UPDATE messages SET body = ? WHERE seq = 5", (body,))
+    before = path.read_bytes()
+    store = ThreadStore(path)  # the structure is sound: the row is found when it is read
+    assert store.messages(thread_ids[1])  # other threads read as before
+    with pytest.raises(StoreError, match="looks damaged") as caught:
+        store.messages(thread_ids[0])
+    assert str(path) in str(caught.value) and "message row" in str(caught.value)
+    # From then on the store refuses everything, and never writes to the file.
+    with pytest.raises(StoreError, match="looks damaged"):
+        store.save_message(new_message("user", thread_ids[1], None, "x", status="completed"))
+    with pytest.raises(StoreError, match="looks damaged"):
+        store.threads(SCOPE)
+    assert open_fds(path) == []
+    store.close()
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda m: m.update(id="msg_other"), "does not match"),
+        (lambda m: m.update(thread_id="thread_other"), "does not match"),
+        (lambda m: m.update(role="system"), "unknown role"),
+        (lambda m: m.update(status="done"), "unknown role or status"),
+        (lambda m: m.update(content="hello"), "malformed content"),
+        (lambda m: m["content"][0]["text"].pop("value"), "malformed content"),
+        (lambda m: m["tool_calls"][0].pop("name"), "malformed tool call"),
+        (lambda m: m["tool_calls"][0].update(status="nope"), "malformed tool call"),
+        (lambda m: m.update(created_at="yesterday"), "'created_at'"),
+        (lambda m: m.update(buttons={"a": 1}), "'buttons'"),
+        (lambda m: m.pop("tool_calls"), "lacks 'tool_calls'"),
+    ],
+)
+def test_a_message_of_the_wrong_shape_is_a_store_error(
+    tmp_path: pathlib.Path, change: Callable[[Any], Any], expected: str
+) -> None:
+    path = tmp_path / "threads.sqlite3"
+    store = ThreadStore(path)
+    thread = new_thread()
+    store.create_thread(thread, SCOPE)
+    message = full_message(thread["id"])
+    row_id = message["id"]
+    change(message)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute(
+            "INSERT INTO messages (id, thread_id, body) VALUES (?, ?, ?)",
+            (row_id, thread["id"], json.dumps(message)),
+        )
+    with pytest.raises(StoreError, match="looks damaged") as caught:
+        store.messages(thread["id"])
+    assert expected in str(caught.value)
+
+
+def test_a_malformed_thread_row_is_a_store_error(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "threads.sqlite3"
+    filled_store(path)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("UPDATE threads SET created_at = 'last tuesday' WHERE title = 'thread 1'")
+    with pytest.raises(StoreError, match=r"looks damaged.*thread row"):
+        ThreadStore(path).threads(SCOPE)
+
+
+def test_a_message_from_an_older_version_gets_the_keys_it_lacks(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "threads.sqlite3"
+    store = ThreadStore(path)
+    thread = new_thread()
+    store.create_thread(thread, SCOPE)
+    message = full_message(thread["id"])
+    old = {k: v for k, v in message.items() if k not in ("buttons", "is_redoable", "object")}
+    for key in ("result", "error"):
+        del old["tool_calls"][0][key]
+    del old["content"][0]["text"]["annotations"]
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute(
+            "INSERT INTO messages (id, thread_id, body) VALUES (?, ?, ?)",
+            (message["id"], thread["id"], json.dumps(old)),
+        )
+    loaded = store.messages(thread["id"])[0]
+    assert loaded["buttons"] == [] and loaded["is_redoable"] is False
+    assert loaded["object"] == "thread.message"
+    assert loaded["tool_calls"][0]["result"] is None and loaded["tool_calls"][0]["error"] is None
+    assert loaded["content"][0]["text"] == {"value": "Hello *there*", "annotations": []}
+
+
+WIDGET_BUG = pytest.mark.xfail(
+    raises=KeyError,
+    strict=True,
+    reason="the widget's fallback copies its current thread into memory before it has one "
+    "when a read fails while the widget starts (KeyError: 'id')",
+)
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "damaged pages",
+        "not sqlite",
+        pytest.param("garbage body", marks=WIDGET_BUG),
+        pytest.param("body lacking keys", marks=WIDGET_BUG),
+    ],
+)
+def test_a_damaged_store_never_breaks_the_widget(tmp_path: pathlib.Path, problem: str) -> None:
+    path = tmp_path / "threads.sqlite3"
+    filled_store(path)
+    damage(path, problem)
+    before = path.read_bytes()
+    copilot = Copilot(api_key="k", store=path, app_id="app", user_id="ada")  # SCOPE
+    warning = copilot.store_warning
+    assert warning is not None and str(path) in warning
+    assert "looks damaged" in warning and "cannot be used" in warning and "in memory" in warning
+    assert copilot.error is not None and copilot.error["type"] == "invalid_options_error"
+    assert copilot.messages == []
+    assert path.read_bytes() == before
+
+
+# -- close ---------------------------------------------------------------------------------
+def test_close_releases_the_file_and_later_operations_are_store_errors(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "threads.sqlite3"
+    store = ThreadStore(path)
+    thread = new_thread()
+    store.create_thread(thread, SCOPE)
+    message = new_message("user", thread["id"], None, "hi", status="completed")
+    store.save_message(message)
+    assert open_fds(path)  # the database, its -wal and -shm
+    store.close()
+    store.close()  # twice is fine
+    assert open_fds(path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["threads.sqlite3"]
+    operations: list[Callable[[], Any]] = [
+        lambda: store.threads(SCOPE),
+        lambda: store.thread(thread["id"], SCOPE),
+        lambda: store.create_thread(new_thread(), SCOPE),
+        lambda: store.rename_thread(thread["id"], "x"),
+        lambda: store.delete_thread(thread["id"]),
+        lambda: store.messages(thread["id"]),
+        lambda: store.save_message(message),
+        lambda: store.delete_message(message["id"]),
+    ]
+    for operation in operations:
+        with pytest.raises(StoreError, match=r"thread store .* is closed$"):
+            operation()
+    assert stored(path, thread["id"]) == [message]  # nothing was lost
+    path.unlink()  # nothing holds the file
+
+
+def test_close_waits_for_an_operation_in_another_thread(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "threads.sqlite3"
+    store = ThreadStore(path)
+    thread = new_thread()
+    store.create_thread(thread, SCOPE)
+    errors: list[BaseException] = []
+    saved = 0
+    started = threading.Event()
+
+    def write() -> None:
+        nonlocal saved
+        while True:
+            try:
+                store.save_message(new_message("user", thread["id"], None, "x"))
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            saved += 1
+            started.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert started.wait(10)
+    store.close()
+    writer.join(10)
+    assert [type(e) for e in errors] == [StoreError] and "is closed" in str(errors[0])
+    assert len(stored(path, thread["id"])) == saved
+
+
+# -- private to the user -------------------------------------------------------------------
+def mode(path: pathlib.Path | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)  # the usual umask: new files readable by everyone
+    yield
+    os.umask(old)
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_the_default_store_is_private_to_the_user() -> None:
+    path = default_path()
+    assert not path.parent.exists()
+    store = ThreadStore(None)
+    store.create_thread(new_thread(), SCOPE)  # a write: the -wal and -shm files exist
+    assert store.path == str(path)
+    assert mode(path.parent) == 0o700
+    for name in ("", "-wal", "-shm"):
+        assert mode(f"{path}{name}") == 0o600, name
+    store.close()
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_an_existing_store_with_wider_permissions_is_tightened(tmp_path: pathlib.Path) -> None:
+    path = default_path()
+    path.parent.mkdir(parents=True, mode=0o755)
+    os.chmod(path.parent, 0o755)
+    # A store written before it was private, and still open in another kernel.
+    other_kernel = sqlite3.connect(path, isolation_level=None)
+    other_kernel.execute("PRAGMA journal_mode = WAL")
+    other_kernel.execute("CREATE TABLE t (x)")
+    assert {mode(f"{path}{name}") for name in ("", "-wal", "-shm")} == {0o644}
+    store = ThreadStore(None)
+    assert mode(path.parent) == 0o700
+    for name in ("", "-wal", "-shm"):
+        assert mode(f"{path}{name}") == 0o600, name
+    store.close()
+    other_kernel.close()
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_a_store_in_a_folder_the_user_chose_leaves_the_folder_alone(
+    tmp_path: pathlib.Path,
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir(mode=0o755)
+    os.chmod(project, 0o755)
+    store = ThreadStore(project / "chats.sqlite3")
+    assert mode(project) == 0o755  # theirs
+    assert mode(project / "chats.sqlite3") == 0o600  # holds every prompt: ours to protect
+    store.close()
+    nested = tmp_path / "new" / "place" / "chats.sqlite3"
+    ThreadStore(nested).close()
+    assert mode(tmp_path / "new") == mode(nested.parent) == 0o700  # created by the store
+
+
+# -- concurrent kernels ----------------------------------------------------------------------
+def test_a_writer_waits_for_another_kernels_write_lock(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "threads.sqlite3"
+    store = ThreadStore(path)
+    thread = new_thread()
+    store.create_thread(thread, SCOPE)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    locked, order = threading.Event(), []
+
+    def other_kernel() -> None:
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE threads SET title = 'other kernel'")
+            locked.set()
+            time.sleep(0.5)  # holds the write lock a while
+            order.append("other kernel committed")
+            db.execute("COMMIT")
+
+    holder = threading.Thread(target=other_kernel)
+    holder.start()
+    assert locked.wait(10)
+    assert store.threads(SCOPE)[0]["title"] == thread["title"]  # WAL: reading is not blocked
+    store.save_message(new_message("user", thread["id"], None, "hi", status="completed"))
+    order.append("saved")
+    holder.join(10)
+    assert order == ["other kernel committed", "saved"]
+    assert store.threads(SCOPE)[0]["title"] == "other kernel"
+    assert len(store.messages(thread["id"])) == 1
+
+
+def test_many_threads_and_two_stores_writing_at_once_lose_nothing(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "threads.sqlite3"
+    stores = [ThreadStore(path), ThreadStore(path)]  # as two kernels would
+    thread = new_thread()
+    stores[0].create_thread(thread, SCOPE)
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for i in range(50):
+                message = new_message("user", thread["id"], None, f"{worker}:{i}")
+                stores[worker % 2].save_message(message)
+                message["status"] = "completed"
+                stores[(worker + 1) % 2].save_message(message)
+                stores[worker % 2].messages(thread["id"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert errors == []
+    saved = stores[1].messages(thread["id"])
+    assert len(saved) == 400 and {m["status"] for m in saved} == {"completed"}
+    assert sorted(text_of(m) for m in saved) == sorted(
+        f"{w}:{i}" for w in range(8) for i in range(50)
+    )
+    for store in stores:
+        store.close()
