@@ -19,9 +19,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 ROOT = pathlib.Path(__file__).parent.parent.parent
+# Screenshots and other files the tests leave behind (git-ignored).
+RESULTS = ROOT / "test-results"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -148,3 +150,78 @@ def run_all(page: Page) -> None:
     page.evaluate(RUN_ALL)
     expect(page.get_by_test_id("copilot-root")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("composer-input")).to_be_enabled(timeout=30_000)
+
+
+# Records every error the page shows from the moment it is installed: the copilot's error
+# banner (each time it becomes visible, with its text) and answers that end as failed.
+WATCH_ERRORS = """() => {
+  window.copilotErrors = [];
+  const seen = new WeakSet();
+  const check = () => {
+    for (const banner of document.querySelectorAll("[data-testid='error-banner']")) {
+      if (!banner.hidden && !seen.has(banner)) {
+        seen.add(banner);
+        const text = banner.querySelector(".cw-error-text") ?? banner;
+        window.copilotErrors.push("error banner: " + text.textContent.trim());
+      } else if (banner.hidden) {
+        seen.delete(banner);
+      }
+    }
+    const failed = "[data-testid='message'][data-status='incomplete']";
+    for (const m of document.querySelectorAll(failed)) {
+      if (!seen.has(m)) {
+        seen.add(m);
+        window.copilotErrors.push("incomplete message: " + m.textContent.trim());
+      }
+    }
+  };
+  new MutationObserver(check).observe(document.body, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["hidden", "data-status"],
+  });
+  check();
+}"""
+
+
+def watch_for_errors(page: Page) -> None:
+    """Record every error banner and failed answer the page shows from now on (see
+    `errors_seen`)."""
+    page.evaluate(WATCH_ERRORS)
+
+
+def errors_seen(page: Page) -> list[str]:
+    return page.evaluate("() => window.copilotErrors ?? []")
+
+
+def ask(page: Page, prompt: str) -> None:
+    """Type a prompt into the composer and press Enter, once the previous run has ended."""
+    expect(page.get_by_test_id("send-button")).to_be_visible(timeout=20_000)
+    composer = page.get_by_test_id("composer-input")
+    composer.click()
+    composer.fill(prompt)
+    composer.press("Enter")
+
+
+ADD_CELL = """async (source) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const notebook = panel.content;
+  const index = notebook.model.sharedModel.cells.length;
+  notebook.model.sharedModel.insertCell(index, { cell_type: "code", source });
+  notebook.activeCellIndex = index;
+  notebook.deselectAll();
+  return index;
+}"""
+
+
+def add_cell_and_run(page: Page, source: str) -> Locator:
+    """Add a code cell at the end of the open notebook, run it, and return the cell (its
+    outputs come in as the kernel sends them)."""
+    index = page.evaluate(ADD_CELL, source)
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    expect(cell).to_be_attached()
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    return cell
+
+
+def output_texts(page: Page) -> list[str]:
+    """The text of every cell output in the open notebook."""
+    return page.locator(".jp-Notebook .jp-OutputArea-output").all_inner_texts()

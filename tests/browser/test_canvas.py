@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .harness import Jupyter, open_and_run
-from .test_quickstart import ask
+from .harness import Jupyter, ask, open_and_run
 
 pytestmark = pytest.mark.browser
 

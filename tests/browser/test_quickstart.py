@@ -7,17 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .harness import ROOT, Jupyter, open_and_run
+from .harness import RESULTS, Jupyter, ask, open_and_run
 
 pytestmark = pytest.mark.browser
-
-
-def ask(page: Page, prompt: str) -> None:
-    expect(page.get_by_test_id("send-button")).to_be_visible(timeout=20_000)  # the last run ended
-    composer = page.get_by_test_id("composer-input")
-    composer.click()
-    composer.fill(prompt)
-    composer.press("Enter")
 
 
 def chat_turn_with_paired_action(page: Page) -> None:
@@ -97,4 +89,6 @@ def test_screenshot_in_light_and_dark_theme(page: Page, jupyter: Jupyter, theme:
     # The chat follows the theme: a dark background in the dark theme, light otherwise.
     assert (sum(channels) / 3 < 100) == (theme == "dark"), background
     root.scroll_into_view_if_needed()
-    root.screenshot(path=str(ROOT / "docs" / f"screenshot-{theme}.png"))
+    # Into the git-ignored results folder; scripts/screenshots.sh copies them into docs/.
+    RESULTS.mkdir(exist_ok=True)
+    root.screenshot(path=str(RESULTS / f"screenshot-{theme}.png"))
