@@ -292,9 +292,14 @@ def test_provider_error_keeps_the_partial_message_in_the_store(
     # The connection was cut mid-stream: the run failed with a provider error...
     assert run.status == "failed"
     assert copilot.error is not None and copilot.error["type"] == "server_error"
-    # ...and what had arrived is in the store.
-    saved = ThreadStore(tmp_path / "s.sqlite3").messages(copilot.thread["id"])
-    assert [m["status"] for m in saved] == ["completed", "incomplete"]
+    # ...and what had arrived is in the store (saving may finish just after the run).
+    path, thread_id = tmp_path / "s.sqlite3", copilot.thread["id"]
+    wait_until(
+        lambda: [m["status"] for m in stored(path, thread_id)] == ["completed", "incomplete"],
+        timeout=10,
+        what="the failed answer saved as incomplete",
+    )
+    saved = stored(path, thread_id)
     assert text_of(saved[-1]) == "half an answer"
     assert saved[-1]["incomplete_details"] == {"reason": "run_failed"}
     assert saved[-1]["id"] == copilot.messages[-1]["id"] == run.messages[-1]["id"]
