@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { all, FakeModel, message, mount, nextFrame, toolCall, unmountAll, view } from "./fake-model";
-import type { ActionSpec, ClientMessage, Message, ToolCall } from "./types";
+import type { RequestBody } from "./protocol";
+import type { ActionSpec, Message, ToolCall } from "./types";
 
 afterEach(async () => {
   await unmountAll();
@@ -12,9 +13,11 @@ function get<T extends HTMLElement = HTMLElement>(el: HTMLElement, testid: strin
   return found[0] as T;
 }
 const visible = (node: HTMLElement) => !node.closest("[hidden]");
+/** Why the kernel refused the card's last decision. */
+const cardNotice = (el: HTMLElement) => get(get(el, "approval-card"), "refusal-notice");
 /** What the approval cards sent (not "ready" and the like). */
 const decisions = (model: FakeModel) =>
-  model.sent.filter((m): m is Extract<ClientMessage, { kind: "approve" | "reject" }> =>
+  model.bodies.filter((m): m is Extract<RequestBody, { kind: "approve" | "reject" }> =>
     ["approve", "reject"].includes(m.kind),
   );
 
@@ -199,7 +202,7 @@ describe("approval card", () => {
     expect(decisions(model)).toEqual([{ kind: "reject", tool_call_id: "call_del" }]);
   });
 
-  it("sends once on a double click, and works again after the next snapshot", async () => {
+  it("sends once on a double click, and works again when the kernel refuses", async () => {
     const { el, model, draft } = await waiting();
     const approve = get<HTMLButtonElement>(el, "approve-button");
     approve.focus();
@@ -207,6 +210,7 @@ describe("approval card", () => {
     approve.click();
     approve.dispatchEvent(new MouseEvent("click", { bubbles: true })); // even if not disabled
     expect(decisions(model)).toHaveLength(1);
+    expect(model.last("approve").request_id).toEqual(expect.any(String));
     expect(approve.disabled).toBe(true);
     expect(approve.textContent).toBe("Approving…");
     expect(get<HTMLButtonElement>(el, "reject-button").disabled).toBe(true);
@@ -214,15 +218,49 @@ describe("approval card", () => {
     // The focus stays in the card rather than falling to the page.
     expect(get(el, "approval-card").contains(document.activeElement)).toBe(true);
 
-    // A delta (or any re-render) is not an answer...
+    // Neither a delta nor a snapshot is an answer: only the reply is.
     model.receive({ kind: "delta", message_id: draft.id, text: " Waiting." });
-    await nextFrame();
-    expect(approve.disabled).toBe(true);
-    // ...a snapshot where the call still waits is: the decision did not take.
     await snapshot(model, draft, waitingCall());
+    expect(approve.disabled).toBe(true);
+    await model.refuse("approve", "No tool call call_del is waiting for approval in this run.");
     expect(approve.disabled).toBe(false);
+    expect(approve.textContent).toBe("Approve");
+    expect(get<HTMLButtonElement>(el, "reject-button").disabled).toBe(false);
+    const notice = cardNotice(el);
+    expect(visible(notice)).toBe(true);
+    expect(notice.getAttribute("role")).toBe("status");
+    expect(notice.textContent).toBe("No tool call call_del is waiting for approval in this run.");
+    // The keyboard focus is back on the button that was used.
+    expect(document.activeElement).toBe(approve);
+
     approve.click();
     expect(decisions(model)).toHaveLength(2);
+    expect(visible(notice)).toBe(false);
+  });
+
+  it("stays disabled once the kernel took the decision, until the call moves on", async () => {
+    const { el, model, draft } = await waiting();
+    const approve = get<HTMLButtonElement>(el, "approve-button");
+    approve.click();
+    await model.reply("approve");
+    expect(approve.disabled).toBe(true);
+    expect(visible(cardNotice(el))).toBe(false);
+    await snapshot(model, draft, waitingCall({ status: "running" }));
+    expect(all(el, "approval-card")).toHaveLength(0);
+  });
+
+  it("works again when a rejection is refused", async () => {
+    const { el, model } = await waiting();
+    get(el, "reject-button").click();
+    type(get(el, "reject-reason"), "no");
+    get(el, "confirm-reject-button").click();
+    const confirm = get<HTMLButtonElement>(el, "confirm-reject-button");
+    expect(confirm.disabled).toBe(true);
+    expect(confirm.textContent).toBe("Rejecting…");
+    await model.refuse("reject", "The run was cancelled.");
+    expect(confirm.disabled).toBe(false);
+    expect(get<HTMLInputElement>(el, "reject-reason").readOnly).toBe(false);
+    expect(cardNotice(el).textContent).toBe("The run was cancelled.");
   });
 
   it("double Reject sends once", async () => {
@@ -234,35 +272,32 @@ describe("approval card", () => {
     expect(decisions(model)).toEqual([{ kind: "reject", tool_call_id: "call_del" }]);
   });
 
-  it("stays usable when Python refuses the edited arguments", async () => {
+  it("stays usable when the kernel refuses the edited arguments", async () => {
     const { el, model } = await waiting();
     const textarea = get<HTMLTextAreaElement>(el, "approval-arguments");
     const approve = get<HTMLButtonElement>(el, "approve-button");
     type(textarea, '{"table": "users", "limit": "many"}');
     approve.click();
     expect(approve.disabled).toBe(true);
-    const refused = {
-      type: "invalid_options_error" as const,
-      message: "The edited arguments of 'delete_rows' are not valid: limit: Input should be a valid integer",
-      retryable: false,
-    };
-    model.set("error", refused);
+    // The `error` traitlet is not the answer (no guessing from later state)...
+    model.set("error", { type: "server_error", message: "unrelated", retryable: true });
+    expect(approve.disabled).toBe(true);
+    // ...the reply is.
+    const reason =
+      "The edited arguments of 'delete_rows' are not valid: limit: Input should be a valid integer";
+    await model.refuse("approve", reason);
     expect(approve.disabled).toBe(false);
     expect(textarea.readOnly).toBe(false);
-    expect(get(el, "approval-error").textContent).toContain("limit");
+    expect(cardNotice(el).textContent).toContain("limit");
     expect(textarea.value).toBe('{"table": "users", "limit": "many"}');
-
-    // The same mistake again: the stale error is dismissed first, so the answer is a change.
+    // No dismiss_error first: each request gets its own answer.
     approve.click();
-    expect(model.sent.slice(-2).map((m) => m.kind)).toEqual(["dismiss_error", "approve"]);
-    model.set("error", null);
-    expect(approve.disabled).toBe(true);
-    model.set("error", { ...refused });
-    expect(approve.disabled).toBe(false);
+    expect(model.bodies.slice(-1).map((m) => m.kind)).toEqual(["approve"]);
+    await model.refuse("approve", reason);
 
-    // Editing clears Python's message.
+    // Editing clears the kernel's message.
     type(textarea, '{"table": "users", "limit": 3}');
-    expect(visible(get(el, "approval-error"))).toBe(false);
+    expect(visible(cardNotice(el))).toBe(false);
   });
 
   it("keeps what the user types across re-renders of the draft", async () => {
@@ -347,7 +382,7 @@ describe("approval card", () => {
     const { model, el } = await waiting();
     type(get(el, "approval-arguments"), "{}"); // typing in one view stays in that view
     const later = await view(model);
-    expect(model.sent.filter((m) => m.kind === "ready")).toHaveLength(2);
+    expect(model.bodies.filter((m) => m.kind === "ready")).toHaveLength(2);
     const textarea = get<HTMLTextAreaElement>(later, "approval-arguments");
     expect(textarea.value).toBe('{\n  "table": "users",\n  "limit": 5\n}');
     get(later, "approve-button").click();
@@ -403,7 +438,7 @@ describe("composer while waiting for approval", () => {
     const stop = get<HTMLButtonElement>(el, "stop-button");
     expect(visible(stop)).toBe(true);
     stop.click();
-    expect(model.sent.at(-1)).toEqual({ kind: "cancel" });
+    expect(model.bodies.at(-1)).toEqual({ kind: "cancel" });
 
     model.set("status", "working");
     expect(visible(reason)).toBe(false);

@@ -1,17 +1,18 @@
 // The approval card of a tool call waiting for the user (a `confirm=True` action): what the
 // action is, its arguments as editable JSON, Approve, and Reject with an optional reason.
-// Python owns the decision: the card only sends `approve` / `reject` and follows the draft
-// snapshots. All text is set as text (names, descriptions and arguments come from the model).
+// The kernel owns the decision: the card only sends `approve` / `reject` requests, shows why one
+// was refused, and follows the draft snapshots. All text is set as text (names, descriptions and
+// arguments come from the model).
 import { button, h } from "./dom";
-import type { ActionSpec, ClientMessage, CopilotError, ToolCall } from "./types";
+import { RefusalNotice } from "./panels";
+import type { ApproveRequest, RejectRequest, Requester } from "./protocol";
+import type { ActionSpec, ToolCall } from "./types";
 
 /** What an approval card needs from its view. */
 export interface ApprovalHost {
-  send(message: ClientMessage): void;
+  request: Requester;
   /** The public description of an action (from `action_specs`), if there is one. */
   spec(name: string): ActionSpec | undefined;
-  /** The error shown now, if any. */
-  currentError(): CopilotError | null;
 }
 
 type Parsed = { ok: true; value: Record<string, unknown> } | { ok: false; error: string };
@@ -90,13 +91,13 @@ export class ApprovalCard {
     role: "alert",
     hidden: true,
   });
+  #notice = new RefusalNotice();
   #decide = h("div", { class: "cw-approval-buttons" }, this.approveButton, this.rejectButton);
   #reject: HTMLElement;
   #host: ApprovalHost;
   /** The arguments as Python sent them (pretty-printed), to tell whether the user edited them. */
   #original = "";
   #localError: string | null = null;
-  #serverError: string | null = null;
   #sending: Sending = null;
   #rejecting = false;
 
@@ -154,10 +155,10 @@ export class ApprovalCard {
     );
     const parameters = this.#parameters(spec);
     if (parameters !== null) this.el.append(parameters);
-    this.el.append(this.#error, this.#decide, this.#reject);
+    this.el.append(this.#error, this.#notice.el, this.#decide, this.#reject);
 
     this.argumentsInput.addEventListener("input", () => {
-      this.#serverError = null;
+      if (this.#sending === null) this.#notice.clear();
       this.#validate();
       this.#render();
     });
@@ -205,23 +206,6 @@ export class ApprovalCard {
     this.#render();
   }
 
-  /** A new draft snapshot arrived and the call still waits: a decision sent before did not
-   * take, so the buttons work again. */
-  snapshotArrived(): void {
-    if (this.#sending === null) return;
-    this.#sending = null;
-    this.#render();
-  }
-
-  /** The `error` traitlet changed. While a decision is on its way, an error is Python's answer
-   * to it (edited arguments that are not valid...): shown here, and the card works again. */
-  errorArrived(error: CopilotError | null): void {
-    if (this.#sending === null || error === null) return;
-    this.#sending = null;
-    this.#serverError = error.message;
-    this.#render();
-  }
-
   #parameters(spec: ActionSpec | undefined): HTMLElement | null {
     const properties = spec?.parameters?.properties;
     if (properties === null || typeof properties !== "object") return null;
@@ -245,18 +229,28 @@ export class ApprovalCard {
     this.#localError = parsed.ok ? null : parsed.error;
   }
 
-  #send(message: ClientMessage, sending: Exclude<Sending, null>): void {
-    // A stale error (an earlier attempt's) goes first, so Python's answer to this decision is a
-    // change of `error` even when it is the same message again.
-    if (this.#host.currentError() !== null) this.#host.send({ kind: "dismiss_error" });
+  #send(
+    body: Omit<ApproveRequest, "request_id"> | Omit<RejectRequest, "request_id">,
+    sending: Exclude<Sending, null>,
+  ): void {
     this.#sending = sending;
-    this.#serverError = null;
+    this.#notice.clear();
     // A focused button about to be disabled would drop the focus to the page: keep it here.
     if (document.activeElement instanceof HTMLButtonElement && this.el.contains(document.activeElement)) {
       this.el.focus();
     }
     this.#render();
-    this.#host.send(message);
+    void this.#host.request(body).then((reply) => {
+      // Taken: the card goes when the call stops waiting for approval (the next snapshot).
+      if (reply.ok) return;
+      this.#sending = null;
+      this.#notice.show(reply);
+      this.#render();
+      // Keyboard users get the control they used back.
+      if (document.activeElement === this.el) {
+        (sending === "approve" ? this.approveButton : this.confirmRejectButton).focus();
+      }
+    });
   }
 
   #approve(): void {
@@ -307,8 +301,7 @@ export class ApprovalCard {
     this.cancelRejectButton.disabled = sending;
     this.#decide.hidden = this.#rejecting;
     this.#reject.hidden = !this.#rejecting;
-    const error = this.#localError ?? this.#serverError;
-    this.#error.textContent = error ?? "";
-    this.#error.hidden = error === null;
+    this.#error.textContent = this.#localError ?? "";
+    this.#error.hidden = this.#localError === null;
   }
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { buttonTitle } from "./buttons";
-import { FakeModel, message, nextFrame, unmountAll, view } from "./fake-model";
+import { FakeModel, get, message, nextFrame, unmountAll, view } from "./fake-model";
 import type { ActionButton, Message } from "./types";
 
 afterEach(async () => {
@@ -93,7 +93,7 @@ describe("action buttons", () => {
     first.click();
     first.click();
     second.click();
-    expect(model.sent.filter((m) => m.kind === "click_button")).toEqual([
+    expect(model.bodies.filter((m) => m.kind === "click_button")).toEqual([
       { kind: "click_button", message_id: messages[3].id, button_id: "btn_1" },
     ]);
     expect(first.disabled).toBe(true);
@@ -108,8 +108,8 @@ describe("action buttons", () => {
     expect(again).toHaveLength(2);
     expect(again.every((b) => !b.disabled)).toBe(true);
     again[1].click();
-    expect(model.sent.filter((m) => m.kind === "click_button")).toHaveLength(2);
-    expect(model.sent.at(-1)).toEqual({
+    expect(model.bodies.filter((m) => m.kind === "click_button")).toHaveLength(2);
+    expect(model.bodies.at(-1)).toEqual({
       kind: "click_button",
       message_id: messages[3].id,
       button_id: "btn_2",
@@ -127,7 +127,7 @@ describe("action buttons", () => {
       expect(b?.disabled).toBe(true);
       b?.click();
     }
-    expect(model.sent.some((m) => m.kind === "click_button")).toBe(false);
+    expect(model.bodies.some((m) => m.kind === "click_button")).toBe(false);
     model.set("status", "idle");
     expect(visible(el)).toHaveLength(2);
     expect(visible(el).every((b) => !b.disabled)).toBe(true);
@@ -183,5 +183,34 @@ describe("action buttons", () => {
     model.set("status", "working");
     expect(el.contains(document.activeElement)).toBe(true);
     expect(document.activeElement?.closest("[hidden]")).toBeNull();
+  });
+
+  it("works again when the kernel refuses the click, and says why under the row", async () => {
+    const messages = thread();
+    const model = new FakeModel({ messages });
+    const el = await view(model);
+    const [first, second] = visible(el);
+    first.click();
+    expect(model.last("click_button").request_id).toEqual(expect.any(String));
+    expect(second.disabled).toBe(true);
+    await model.refuse("click_button", "The action make_chart is not available any more.");
+    expect(first.disabled).toBe(false);
+    expect(second.disabled).toBe(false);
+    const row = first.closest<HTMLElement>('[data-testid="action-buttons"]') as HTMLElement;
+    const notice = get(row, "refusal-notice");
+    expect(notice.hidden).toBe(false);
+    expect(notice.getAttribute("role")).toBe("status");
+    expect(notice.textContent).toBe("The action make_chart is not available any more.");
+
+    // The next click clears it; a reply that says done keeps the row waiting for its messages.
+    second.click();
+    expect(notice.hidden).toBe(true);
+    await model.reply("click_button");
+    expect(second.disabled).toBe(true);
+    model.set(
+      "messages",
+      messages.map((m) => ({ ...m })),
+    );
+    expect(visible(el).every((b) => !b.disabled)).toBe(true);
   });
 });

@@ -1,14 +1,21 @@
 // The action buttons the model offers under a finished answer: each runs an action with
 // arguments, or sends a reply text. Labels and titles are set as text only.
 import { button, h } from "./dom";
-import type { ActionButton, ClientMessage } from "./types";
+import { RefusalNotice } from "./panels";
+import type { Reply, Requester } from "./protocol";
+import type { ActionButton } from "./types";
 
 /** What the rows of a list share: where clicks go, whether a run is going on, whether a click
- * is on its way (all rows disabled until the next `messages` update). */
+ * is on its way (all rows disabled until the kernel refuses it, or until the `messages` update
+ * that records it), and the last refusal. */
 export interface ButtonHost {
-  send(message: ClientMessage): void;
+  request: Requester;
   readonly working: boolean;
   sending: boolean;
+  /** How many clicks were sent: an answer to an older click than the last changes nothing. */
+  clicks: number;
+  /** The last click the kernel refused: the message whose row shows why. */
+  refusal: { messageId: string; reply: Reply } | null;
   /** Re-renders every row (a click disables them all). */
   refresh(): void;
   /** Where the focus goes when the row it was on goes away. */
@@ -39,6 +46,7 @@ export class ActionButtonRow {
   #messageId = "";
   #key = "";
   #buttons: HTMLButtonElement[] = [];
+  #notice = new RefusalNotice();
 
   constructor(host: ButtonHost) {
     this.#host = host;
@@ -57,7 +65,7 @@ export class ActionButtonRow {
         el.addEventListener("click", () => this.#click(b.id));
         return el;
       });
-      this.el.replaceChildren(...this.#buttons);
+      this.el.replaceChildren(...this.#buttons, this.#notice.el);
     }
     this.render();
   }
@@ -67,6 +75,9 @@ export class ActionButtonRow {
     const { working, sending } = this.#host;
     this.el.hidden = this.#buttons.length === 0 || working;
     for (const b of this.#buttons) b.disabled = sending || working;
+    const refusal = this.#host.refusal;
+    if (refusal !== null && refusal.messageId === this.#messageId) this.#notice.show(refusal.reply);
+    else this.#notice.clear();
     if (!hadFocus) return;
     // Keyboard users stay on the row while its buttons are disabled, else go to the list.
     if (this.el.hidden || !this.el.isConnected) this.#host.fallback.focus();
@@ -76,8 +87,17 @@ export class ActionButtonRow {
   #click(buttonId: string): void {
     const host = this.#host;
     if (host.sending || host.working || this.el.hidden) return;
+    const messageId = this.#messageId;
+    const click = ++host.clicks;
     host.sending = true;
-    host.send({ kind: "click_button", message_id: this.#messageId, button_id: buttonId });
+    host.refusal = null;
     host.refresh();
+    void host.request({ kind: "click_button", message_id: messageId, button_id: buttonId }).then((reply) => {
+      // Taken: the row waits for the `messages` update that records the click.
+      if (reply.ok || click !== host.clicks) return;
+      host.sending = false;
+      host.refusal = { messageId, reply };
+      host.refresh();
+    });
   }
 }

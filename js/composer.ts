@@ -1,6 +1,9 @@
-// The composer: a textarea, Send (Stop while a run is going on), and the reason it is disabled.
+// The composer: a textarea, Send (Stop while a run is going on), the reason it is disabled, and
+// why the kernel refused a prompt (or a Stop).
 import { button, h } from "./dom";
-import type { ClientMessage, Status } from "./types";
+import { RefusalNotice } from "./panels";
+import type { Reply, Requester } from "./protocol";
+import type { Status } from "./types";
 
 export interface ComposerState {
   status: Status;
@@ -26,9 +29,13 @@ export class Composer {
     role: "status",
     hidden: true,
   });
+  #notice = new RefusalNotice();
   #state: ComposerState = { status: "idle", disabledReason: null };
+  /** Stop was pressed and the kernel has not answered yet. */
+  #stopping = false;
+  #stops = 0;
 
-  constructor(send: (message: ClientMessage) => void, onSent: () => void) {
+  constructor(request: Requester, onSent: () => void) {
     const reasonId = `cw-reason-${Math.random().toString(36).slice(2)}`;
     this.#reason.id = reasonId;
     this.input.setAttribute("aria-describedby", reasonId);
@@ -37,19 +44,44 @@ export class Composer {
       { class: "cw-composer" },
       h("div", { class: "cw-composer-row" }, this.input, this.sendButton, this.stopButton),
       this.#reason,
+      this.#notice.el,
     );
 
     const submit = () => {
       const text = this.input.value.trim();
       if (!this.canSend || text === "") return;
-      send({ kind: "send", text });
+      this.#notice.clear();
       this.input.value = "";
       this.#fit();
       onSent();
+      void request({ kind: "send", text }).then((reply) => {
+        if (reply.ok) return;
+        this.showRefusal(reply);
+        // The prompt is not lost: back in the box, unless something else was typed meanwhile.
+        if (this.input.value === "") {
+          this.input.value = text;
+          this.#fit();
+        }
+      });
     };
     this.sendButton.addEventListener("click", submit);
-    this.stopButton.addEventListener("click", () => send({ kind: "cancel" }));
-    this.input.addEventListener("input", () => this.#fit());
+    this.stopButton.addEventListener("click", () => {
+      if (this.#stopping || this.#state.status === "idle") return;
+      this.#stopping = true;
+      const stop = ++this.#stops;
+      this.#notice.clear();
+      this.update(this.#state);
+      void request({ kind: "cancel" }).then((reply) => {
+        if (stop !== this.#stops) return; // a later Stop is on its way
+        this.#stopping = false;
+        if (!reply.ok) this.showRefusal(reply);
+        this.update(this.#state);
+      });
+    });
+    this.input.addEventListener("input", () => {
+      this.#notice.clear();
+      this.#fit();
+    });
     this.input.addEventListener("keydown", (event) => {
       // Enter sends, Shift+Enter is a new line; never send mid IME composition.
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -69,8 +101,15 @@ export class Composer {
     return this.#state.disabledReason === null && this.#state.status === "idle";
   }
 
+  /** Says why the kernel refused a prompt sent from here (or a suggestion). */
+  showRefusal(reply: Reply): void {
+    this.#notice.show(reply);
+  }
+
   update(state: ComposerState): void {
     this.#state = state;
+    // The run is over: a Stop still on its way has nothing left to stop.
+    if (state.status === "idle") this.#stopping = false;
     const running = state.status !== "idle";
     const disabled = state.disabledReason !== null;
     this.input.disabled = disabled;
@@ -78,7 +117,7 @@ export class Composer {
     this.sendButton.disabled = disabled;
     this.stopButton.hidden = !running;
     // Stop was pressed already: say so instead of offering it again.
-    const cancelling = state.status === "cancelling";
+    const cancelling = state.status === "cancelling" || this.#stopping;
     this.stopButton.disabled = cancelling;
     this.stopButton.textContent = cancelling ? "Stopping…" : "Stop";
     // Not a reason to disable typing: the next prompt can be written meanwhile.

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FakeModel, get, message, unmountAll, view } from "./fake-model";
+import type { CopilotErrorType } from "./types";
 
 afterEach(async () => {
   await unmountAll();
@@ -13,7 +14,7 @@ function press(target: HTMLElement, key: string, init: KeyboardEventInit = {}): 
   target.dispatchEvent(event);
   return event;
 }
-const prompts = (model: FakeModel) => model.sent.filter((m) => m.kind === "send");
+const prompts = (model: FakeModel) => model.bodies.filter((m) => m.kind === "send");
 
 describe("composer", () => {
   it("sends on Enter, trims, and clears the input", async () => {
@@ -63,7 +64,7 @@ describe("composer", () => {
     expect(input.value).toBe("next");
 
     get(el, "stop-button").click();
-    expect(model.sent.at(-1)).toEqual({ kind: "cancel" });
+    expect(model.bodies.at(-1)).toEqual({ kind: "cancel" });
     model.set("status", "cancelling");
     expect(get<HTMLButtonElement>(el, "stop-button").disabled).toBe(true);
     model.set("status", "idle");
@@ -103,6 +104,61 @@ describe("composer", () => {
     for (const type of ["keydown", "keypress", "keyup"]) document.removeEventListener(type, seen);
     expect(seen).not.toHaveBeenCalled();
   });
+
+  it("says why the kernel refused a prompt, and puts the prompt back", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    const input = get<HTMLTextAreaElement>(el, "composer-input");
+    input.value = "Add 2 circles";
+    press(input, "Enter");
+    expect(input.value).toBe("");
+    expect(model.last("send").request_id).toEqual(expect.any(String));
+    await model.refuse("send", "A run is already in progress.");
+    const notice = get(get(el, "composer-input").closest(".cw-composer") as HTMLElement, "refusal-notice");
+    expect(visible(notice)).toBe(true);
+    expect(notice.getAttribute("role")).toBe("status");
+    expect(notice.textContent).toBe("A run is already in progress.");
+    expect(input.value).toBe("Add 2 circles");
+    expect(input.disabled).toBe(false);
+    expect(get<HTMLButtonElement>(el, "send-button").disabled).toBe(false);
+
+    // Typing clears it; an accepted prompt shows nothing.
+    input.value = "Add 3 circles";
+    input.dispatchEvent(new Event("input"));
+    expect(visible(notice)).toBe(false);
+    press(input, "Enter");
+    await model.reply("send");
+    expect(visible(notice)).toBe(false);
+    expect(input.value).toBe("");
+  });
+
+  it("does not overwrite what was typed after a refused prompt", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    const input = get<HTMLTextAreaElement>(el, "composer-input");
+    input.value = "first";
+    press(input, "Enter");
+    input.value = "second, typed meanwhile";
+    await model.refuse("send", "No.");
+    expect(input.value).toBe("second, typed meanwhile");
+  });
+
+  it("Stop waits for the kernel's answer and works again when refused", async () => {
+    const model = new FakeModel({ status: "working" });
+    const el = await view(model);
+    const stop = get<HTMLButtonElement>(el, "stop-button");
+    stop.click();
+    stop.click();
+    expect(model.bodies.filter((m) => m.kind === "cancel")).toHaveLength(1);
+    expect(stop.disabled).toBe(true);
+    expect(stop.textContent).toBe("Stopping…");
+    await model.refuse("cancel", "The run could not be stopped.");
+    expect(stop.disabled).toBe(false);
+    expect(stop.textContent).toBe("Stop");
+    expect(get(get(el, "composer-reason").parentElement as HTMLElement, "refusal-notice").textContent).toBe(
+      "The run could not be stopped.",
+    );
+  });
 });
 
 describe("suggestions", () => {
@@ -126,6 +182,16 @@ describe("suggestions", () => {
     const el = await view(new FakeModel({ suggestions: ["Hi"], needs_setup: true }));
     expect(visible(get(el, "suggestion"))).toBe(false);
   });
+
+  it("says under the composer why a suggestion was refused", async () => {
+    const model = new FakeModel({ suggestions: ["Plot it"] });
+    const el = await view(model);
+    get(el, "suggestion").click();
+    expect(model.last("send")).toEqual({ kind: "send", text: "Plot it", request_id: expect.any(String) });
+    await model.refuse("send", "Connect a model first.");
+    const composer = get(el, "composer-input").closest(".cw-composer") as HTMLElement;
+    expect(get(composer, "refusal-notice").textContent).toBe("Connect a model first.");
+  });
 });
 
 describe("error banner", () => {
@@ -140,9 +206,10 @@ describe("error banner", () => {
     expect(banner.getAttribute("role")).toBe("alert");
     expect(banner.textContent).toContain("Slow down");
     get(el, "retry-button").click();
-    expect(model.sent.at(-1)).toEqual({ kind: "retry" });
+    expect(model.bodies.at(-1)).toEqual({ kind: "retry" });
+    await model.reply("retry");
     banner.querySelector<HTMLButtonElement>('button[aria-label="Dismiss error"]')?.click();
-    expect(model.sent.at(-1)).toEqual({ kind: "dismiss_error" });
+    expect(model.bodies.at(-1)).toEqual({ kind: "dismiss_error" });
 
     model.set("error", { type: "action_error", message: "Bad action", retryable: false });
     expect(visible(get(el, "retry-button"))).toBe(false);
@@ -157,6 +224,61 @@ describe("error banner", () => {
     const el = await view(model);
     expect(get(el, "error-banner").querySelector("img")).toBeNull();
     expect(get(el, "error-banner").textContent).toContain("<img src=x onerror=alert(1)>");
+  });
+
+  it("Retry waits for the kernel's answer, and says why it was refused", async () => {
+    const model = new FakeModel({
+      error: { type: "server_error", message: "HTTP 500", retryable: true },
+    });
+    const el = await view(model);
+    const retry = get<HTMLButtonElement>(el, "retry-button");
+    retry.click();
+    retry.click();
+    expect(model.bodies.filter((m) => m.kind === "retry")).toHaveLength(1);
+    expect(retry.disabled).toBe(true);
+    expect(retry.textContent).toBe("Retrying…");
+    await model.refuse("retry", "There is nothing to retry.");
+    expect(retry.disabled).toBe(false);
+    expect(retry.textContent).toBe("Retry");
+    const notice = get(get(el, "error-banner"), "refusal-notice");
+    expect(visible(notice)).toBe(true);
+    expect(notice.textContent).toBe("There is nothing to retry.");
+    // A new error replaces the banner's content, the old refusal with it.
+    model.set("error", { type: "server_error", message: "HTTP 502", retryable: true });
+    expect(visible(notice)).toBe(false);
+  });
+
+  it.each([
+    ["server_error", "The model server failed"],
+    ["rate_limit_error", "Rate limited"],
+    ["authentication_error", "Authentication failed"],
+    ["insufficient_balance_error", "Out of credit"],
+    ["invalid_options_error", "Invalid options"],
+    ["action_error", "An action failed"],
+    ["internal_error", "copilot-widget hit an internal error"],
+    ["callback_error", "Your callback failed"],
+    ["something_new", "Error"],
+    ["constructor", "Error"],
+  ])("titles a %s %j", async (type, title) => {
+    const model = new FakeModel({
+      error: { type: type as CopilotErrorType, message: "details", retryable: false },
+    });
+    const el = await view(model);
+    const banner = get(el, "error-banner");
+    expect(banner.querySelector(".cw-error-title")?.textContent).toBe(`${title}:`);
+    if (type !== "server_error") expect(banner.textContent).not.toContain("The model server failed");
+  });
+
+  it("offers Retry only when the error says it is retryable", async () => {
+    const model = new FakeModel({
+      error: { type: "internal_error", message: "a bug", retryable: false },
+    });
+    const el = await view(model);
+    expect(visible(get(el, "retry-button"))).toBe(false);
+    model.set("error", { type: "server_error", message: "HTTP 500", retryable: true });
+    expect(visible(get(el, "retry-button"))).toBe(true);
+    model.set("error", { type: "callback_error", message: "oops", retryable: false });
+    expect(visible(get(el, "retry-button"))).toBe(false);
   });
 });
 
@@ -191,6 +313,38 @@ describe("header and setup", () => {
     expect(visible(get(el, "composer-input"))).toBe(true);
     model.set("error", null);
     expect(visible(card)).toBe(false);
+  });
+
+  it("says no key is configured when none is", async () => {
+    const el = await view(new FakeModel({ needs_setup: true }));
+    const card = get(el, "setup-card");
+    expect(card.textContent).toContain("No API key is configured");
+    expect(card.textContent).not.toMatch(/rejected/i);
+    expect(visible(get(el, "setup-error"))).toBe(false);
+  });
+
+  it("says the provider rejected the key (with its message) when one is configured", async () => {
+    const model = new FakeModel({
+      needs_setup: false,
+      error: {
+        type: "authentication_error",
+        message: "The provider refused the credentials: Incorrect API key provided: sk-...abcd",
+        retryable: false,
+      },
+    });
+    const el = await view(model);
+    const card = get(el, "setup-card");
+    expect(visible(card)).toBe(true);
+    expect(card.textContent).not.toContain("No API key is configured");
+    expect(card.textContent).toMatch(/rejected the API key/);
+    expect(get(el, "setup-error").textContent).toBe(
+      "The provider refused the credentials: Incorrect API key provided: sk-...abcd",
+    );
+    expect(card.textContent).toContain("OPENAI_API_KEY");
+    // No key at all wins: the card says so.
+    model.set("needs_setup", true);
+    expect(card.textContent).toContain("No API key is configured");
+    expect(visible(get(el, "setup-error"))).toBe(false);
   });
 });
 

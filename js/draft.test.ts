@@ -115,8 +115,8 @@ describe("connectDraftStore", () => {
   it("drops the draft when another thread is selected, not when the thread is renamed", () => {
     const thread = { id: "thread_1", object: "thread" as const, title: "One", created_at: 0 };
     const model = new FakeModel({ thread });
-    const { store, dispose } = connectDraftStore(model);
-    model.receive({ kind: "draft", message: message("assistant", "x", { status: "in_progress" }) });
+    const { store, receive, dispose } = connectDraftStore(model);
+    receive({ kind: "draft", message: message("assistant", "x", { status: "in_progress" }) });
     model.set("thread", { ...thread, title: "Renamed" });
     expect(draftText(store)).toBe("x");
     model.set("thread", { ...thread, id: "thread_2" });

@@ -1,7 +1,8 @@
 // The draft: the assistant message being streamed. It lives once per model (not per view) so
 // every view of the widget shows the same thing and a view rendered mid-run catches up.
 import type { AnyModel } from "@anywidget/types";
-import type { DeltaMessage, Message, Model, ServerMessage } from "./types";
+import type { DeltaMessage, DraftMessage } from "./protocol";
+import type { Message, Model } from "./types";
 
 export class DraftStore {
   #draft: Message | null = null;
@@ -94,14 +95,19 @@ function copyMessage(message: Message): Message {
   };
 }
 
-/** Creates a draft store fed by `model`'s custom messages, `messages` changes and thread
- * switches (a draft belongs to the thread it was streamed in). */
-export function connectDraftStore(model: AnyModel<Model>): { store: DraftStore; dispose: () => void } {
+/** A draft store that follows `model`'s `messages` changes and thread switches (a draft belongs
+ * to the thread it was streamed in). The kernel's `draft` and `delta` messages are handed to
+ * `receive` by the model's one `msg:custom` subscription (see protocol.ts). */
+export function connectDraftStore(model: AnyModel<Model>): {
+  store: DraftStore;
+  receive: (message: DraftMessage | DeltaMessage) => void;
+  dispose: () => void;
+} {
   const store = new DraftStore();
   let threadId = model.get("thread")?.id;
-  const onCustom = (msg: ServerMessage) => {
-    if (msg?.kind === "draft") store.setSnapshot(msg.message, model.get("messages") ?? []);
-    else if (msg?.kind === "delta") store.applyDelta(msg);
+  const receive = (message: DraftMessage | DeltaMessage) => {
+    if (message.kind === "draft") store.setSnapshot(message.message, model.get("messages") ?? []);
+    else store.applyDelta(message);
   };
   const onMessages = () => store.dropIfFinished(model.get("messages") ?? []);
   // Only a switch: `thread` also changes when the selected thread is renamed.
@@ -111,13 +117,11 @@ export function connectDraftStore(model: AnyModel<Model>): { store: DraftStore; 
     threadId = id;
     store.clear();
   };
-  model.on("msg:custom", onCustom);
   model.on("change:messages", onMessages);
   model.on("change:thread", onThread);
   const dispose = () => {
-    model.off("msg:custom", onCustom);
     model.off("change:messages", onMessages);
     model.off("change:thread", onThread);
   };
-  return { store, dispose };
+  return { store, receive, dispose };
 }

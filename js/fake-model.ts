@@ -1,14 +1,15 @@
 // Test helpers: an in-memory stand-in for anywidget's model, and message factories.
 import type { AnyModel } from "@anywidget/types";
-import type { ClientMessage, Message, Model, ServerMessage, ToolCall } from "./types";
+import type { KernelMessage, Reply, ReplyError, Request, RequestBody, RequestKind } from "./protocol";
+import type { Message, Model, ToolCall } from "./types";
 import widget from "./widget";
 
 // Handlers take whatever the event carries (anywidget types them per event name).
 type Handler = (...args: never[]) => void;
 
 export class FakeModel implements AnyModel<Model> {
-  /** Everything the front end sent to Python, in order. */
-  readonly sent: ClientMessage[] = [];
+  /** Every request the front end sent to the kernel, in order (with its request_id). */
+  readonly sent: Request[] = [];
   readonly widget_manager = {
     get_model: () => Promise.reject(new Error("not in tests")),
   };
@@ -61,13 +62,41 @@ export class FakeModel implements AnyModel<Model> {
 
   save_changes(): void {}
 
-  send(content: ClientMessage): void {
+  send(content: Request): void {
     this.sent.push(content);
   }
 
-  /** A custom message from Python. */
-  receive(message: ServerMessage): void {
+  /** What was sent, without the request ids (the requests as the UI wrote them). */
+  get bodies(): RequestBody[] {
+    return this.sent.map(({ request_id: _, ...body }) => body as RequestBody);
+  }
+
+  /** The last request of this kind (throws if there is none). */
+  last<K extends RequestKind>(kind: K): Extract<Request, { kind: K }> {
+    for (let i = this.sent.length - 1; i >= 0; i--) {
+      const m = this.sent[i];
+      if (m.kind === kind) return m as Extract<Request, { kind: K }>;
+    }
+    throw new Error(`no ${kind} request was sent`);
+  }
+
+  /** A custom message from the kernel. */
+  receive(message: KernelMessage): void {
     this.#emit("msg:custom", message, []);
+  }
+
+  /** The kernel's reply to the last request of `kind`: done, or refused with `error`. Resolves
+   * once the UI has handled it. */
+  async reply(kind: RequestKind, error: ReplyError | null = null): Promise<Reply> {
+    const reply: Reply = { kind: "reply", request_id: this.last(kind).request_id, ok: error === null, error };
+    this.receive(reply);
+    await settled();
+    return reply;
+  }
+
+  /** The kernel refuses the last request of `kind`, saying `message`. */
+  refuse(kind: RequestKind, message: string, type = "invalid_options_error"): Promise<Reply> {
+    return this.reply(kind, { type, message });
   }
 
   /** How many handlers are subscribed (to check views clean up after themselves). */
@@ -98,6 +127,7 @@ function proxy(model: FakeModel): AnyModel<Model> {
 }
 
 const definitions = new WeakMap<FakeModel, ReturnType<typeof widget>>();
+const closers = new WeakMap<FakeModel, () => unknown>();
 const experimental = { invoke: () => Promise.reject(new Error("not in tests")) };
 const host = {
   getWidget: () => Promise.reject(new Error("not in tests")),
@@ -112,7 +142,8 @@ export async function mount(model: FakeModel): Promise<{ el: HTMLElement; cleanu
   if (definition === undefined) {
     definition = widget();
     definitions.set(model, definition);
-    await definition.initialize({ model: proxy(model), signal, experimental });
+    const close = await definition.initialize({ model: proxy(model), signal, experimental });
+    if (typeof close === "function") closers.set(model, close as () => unknown);
   }
   const el = document.createElement("div");
   document.body.append(el);
@@ -124,6 +155,18 @@ export async function mount(model: FakeModel): Promise<{ el: HTMLElement; cleanu
       el.remove();
     },
   };
+}
+
+/** Like anywidget when the model goes away (the widget closed, the kernel restarted): runs the
+ * cleanup `initialize` returned. */
+export async function closeModel(model: FakeModel): Promise<void> {
+  await closers.get(model)?.();
+  closers.delete(model);
+}
+
+/** Resolves once the promise callbacks queued so far (replies handled by the UI) have run. */
+export function settled(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Resolves after the next animation frame (the draft renders once per frame). */

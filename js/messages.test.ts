@@ -267,7 +267,7 @@ describe("streaming", () => {
     });
 
     const second = await view(model);
-    expect(model.sent.filter((m) => m.kind === "ready")).toHaveLength(2);
+    expect(model.bodies.filter((m) => m.kind === "ready")).toHaveLength(2);
     expect(draftText(second)).toBe("Hello");
     expect(one(second, "tool-call").dataset.name).toBe("fetch_user");
 

@@ -5,14 +5,9 @@ import { ApprovalCard, type ApprovalHost } from "./approvals";
 import { ActionButtonRow, type ButtonHost } from "./buttons";
 import { button, h } from "./dom";
 import { renderMarkdown } from "./markdown";
-import type {
-  ClientMessage,
-  CopilotError,
-  IncompleteReason,
-  Message,
-  ToolCall,
-  ToolCallStatus,
-} from "./types";
+import { RefusalNotice } from "./panels";
+import type { Requester } from "./protocol";
+import type { IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
 
 const STATUS_LABELS: Record<ToolCallStatus, string> = {
   pending: "Pending",
@@ -119,15 +114,6 @@ class ToolCallCard {
     this.#result.textContent = call.result == null ? "" : formatJson(call.result);
     this.#errorSection.hidden = !call.error;
     this.#error.textContent = call.error ?? "";
-  }
-
-  /** A new draft snapshot arrived. */
-  snapshotArrived(): void {
-    this.#approval?.snapshotArrived();
-  }
-
-  errorArrived(error: CopilotError | null): void {
-    this.#approval?.errorArrived(error);
   }
 
   remove(): void {
@@ -267,16 +253,6 @@ export class MessageView {
     this.#actions?.render();
   }
 
-  /** A new snapshot of this message (the draft) arrived. */
-  snapshotArrived(): void {
-    for (const card of this.#cards) card.snapshotArrived();
-  }
-
-  /** The `error` traitlet changed. */
-  errorArrived(error: CopilotError | null): void {
-    for (const card of this.#cards) card.errorArrived(error);
-  }
-
   /** Replaces the plain-text placeholder with the rendered markdown. */
   renderMarkdown(): void {
     if (!this.#markdownPending) return;
@@ -289,9 +265,9 @@ export class MessageView {
 type HistoryKind = "undo" | "redo";
 
 /** Undo / Redo of what the last answer changed, shown under the one finished assistant message
- * Python flags (`is_undoable` / `is_redoable`), only while idle (Python refuses them during a
- * run). A click sends `undo` / `redo` once: the button stays disabled until the next `messages`
- * update, Python's answer (the flags move). */
+ * the kernel flags (`is_undoable` / `is_redoable`), only while idle (the kernel refuses them
+ * during a run). A click sends one `undo` / `redo` request: the button stays disabled until the
+ * kernel answers (or the flags move); a refusal says why under the buttons. */
 class HistoryControls {
   readonly el: HTMLElement;
   readonly undoButton = button("Undo", "undo-button", "cw-history-button", {
@@ -302,22 +278,25 @@ class HistoryControls {
     "aria-label": "Redo what this answer changed",
     title: "Redo what this answer changed",
   });
-  #send: (message: ClientMessage) => void;
+  #request: Requester;
+  #notice = new RefusalNotice();
   #target: { view: MessageView; undo: boolean; redo: boolean } | null = null;
   #working = false;
   #sending: HistoryKind | null = null;
+  #clicks = 0;
 
   #fallback: HTMLElement;
 
   /** `fallback`: where the focus goes when the controls it was on go away. */
-  constructor(send: (message: ClientMessage) => void, fallback: HTMLElement) {
-    this.#send = send;
+  constructor(request: Requester, fallback: HTMLElement) {
+    this.#request = request;
     this.#fallback = fallback;
     this.el = h(
       "div",
       { class: "cw-history", "data-testid": "history-controls", hidden: true, tabindex: "-1" },
       this.undoButton,
       this.redoButton,
+      this.#notice.el,
     );
     this.undoButton.addEventListener("click", () => this.#click("undo"));
     this.redoButton.addEventListener("click", () => this.#click("redo"));
@@ -331,10 +310,16 @@ class HistoryControls {
         flagged = m;
     }
     const view = flagged === undefined ? undefined : views.get(flagged.id);
-    this.#target =
+    const target =
       flagged === undefined || view === undefined
         ? null
         : { view, undo: Boolean(flagged.is_undoable), redo: Boolean(flagged.is_redoable) };
+    const moved =
+      target?.view !== this.#target?.view ||
+      target?.undo !== this.#target?.undo ||
+      target?.redo !== this.#target?.redo;
+    if (moved) this.#notice.clear();
+    this.#target = target;
     this.#sending = null;
     this.#render();
   }
@@ -342,14 +327,22 @@ class HistoryControls {
   setWorking(working: boolean): void {
     if (working === this.#working) return;
     this.#working = working;
+    if (working) this.#notice.clear();
     this.#render();
   }
 
   #click(kind: HistoryKind): void {
     if (this.#sending !== null || this.#working || this.#target === null) return;
     this.#sending = kind;
+    const click = ++this.#clicks;
+    this.#notice.clear();
     this.#render();
-    this.#send({ kind });
+    void this.#request({ kind }).then((reply) => {
+      // Unless the flags moved meanwhile (and another click went out), this click is settled.
+      if (click === this.#clicks) this.#sending = null;
+      if (!reply.ok) this.#notice.show(reply);
+      this.#render();
+    });
   }
 
   #render(): void {
@@ -395,7 +388,6 @@ export class MessageList {
   #cancelIdle: (() => void) | null = null;
   #draft: MessageView | null = null;
   #draftId: string | null = null;
-  #draftSnapshot = -1;
   #approvals: ApprovalHost | null;
   #isWorking = false;
   #history: HistoryControls | null = null;
@@ -423,14 +415,16 @@ export class MessageList {
       this.#working,
     );
     if (approvals !== null) {
-      this.#history = new HistoryControls((m) => approvals.send(m), this.el);
+      this.#history = new HistoryControls(approvals.request, this.el);
       const list = this;
       this.#buttons = {
-        send: (m) => approvals.send(m),
+        request: approvals.request,
         get working() {
           return list.#isWorking;
         },
         sending: false,
+        clicks: 0,
+        refusal: null,
         refresh: () => this.#refreshButtons(),
         fallback: this.el,
       };
@@ -504,10 +498,8 @@ export class MessageList {
     });
   }
 
-  /** Shows the streaming message (null: none). Called at most once per animation frame.
-   * `snapshot`: how many draft snapshots have arrived (a new one tells waiting approval cards
-   * that a decision they sent did not take). */
-  setDraft(draft: Message | null, snapshot = 0): void {
+  /** Shows the streaming message (null: none). Called at most once per animation frame. */
+  setDraft(draft: Message | null): void {
     if (draft === null || draft.id !== this.#draftId) {
       this.#draft?.el.remove();
       this.#draft = null;
@@ -519,18 +511,10 @@ export class MessageList {
         this.#draftId = draft.id;
         this.#thread.after(this.#draft.el);
       } else {
-        const fresh = snapshot !== this.#draftSnapshot;
         this.#draft.update(draft);
-        if (fresh) this.#draft.snapshotArrived();
       }
     }
-    this.#draftSnapshot = snapshot;
     this.#refresh();
-  }
-
-  /** The `error` traitlet changed (an approval card may be waiting for Python's answer). */
-  setError(error: CopilotError | null): void {
-    this.#draft?.errorArrived(error);
   }
 
   /** Whether a run is going on (shows the dots while nothing has streamed yet). */
@@ -538,6 +522,8 @@ export class MessageList {
     const changed = working !== this.#isWorking;
     this.#isWorking = working;
     this.#history?.setWorking(working);
+    // A new run: an earlier refusal is old news.
+    if (working && this.#buttons !== null) this.#buttons.refusal = null;
     if (changed) this.#refreshButtons();
     this.#refresh();
   }

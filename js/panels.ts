@@ -1,8 +1,28 @@
-// The smaller parts around the conversation: header, setup card, error banner, suggestion chips.
+// The smaller parts around the conversation: header, setup card, error banner, suggestion chips,
+// and the notice a refused request leaves where the user acted.
 import { h } from "./dom";
-import type { ClientMessage, CopilotError, CopilotErrorType } from "./types";
+import { type Reply, type Requester, refusalReason } from "./protocol";
+import type { CopilotError, CopilotErrorType } from "./types";
 
-type Send = (message: ClientMessage) => void;
+/** Why the kernel refused what the user just did, shown next to the control they used. */
+export class RefusalNotice {
+  readonly el = h("p", {
+    class: "cw-refusal",
+    "data-testid": "refusal-notice",
+    role: "status",
+    hidden: true,
+  });
+
+  show(reply: Reply): void {
+    this.el.textContent = refusalReason(reply);
+    this.el.hidden = false;
+  }
+
+  clear(): void {
+    this.el.textContent = "";
+    this.el.hidden = true;
+  }
+}
 
 export class Header {
   readonly el: HTMLElement;
@@ -43,44 +63,73 @@ export class Header {
   }
 }
 
-/** Shown instead of a traceback when no credentials are configured. */
-export function setupCard(): HTMLElement {
-  const code = (text: string) => h("code", {}, text);
-  return h(
-    "section",
-    { class: "cw-setup", "data-testid": "setup-card", "aria-label": "Set up the copilot", hidden: true },
-    h(
-      "div",
-      { class: "cw-setup-title", role: "heading", "aria-level": "3" },
-      "Connect the copilot to a model",
-    ),
-    h("p", {}, "No API key is configured, so the copilot cannot answer yet. Either:"),
-    h(
-      "ol",
-      {},
+/** Shown instead of a traceback when no credentials are configured, or when the provider
+ * rejected the ones that are. */
+export class SetupCard {
+  readonly el: HTMLElement;
+  #title = h("div", { class: "cw-setup-title", role: "heading", "aria-level": "3" });
+  #lead = h("p", { "data-testid": "setup-reason" });
+  #detail = h("p", { class: "cw-setup-detail", "data-testid": "setup-error", hidden: true });
+  #steps = h("p", {});
+
+  constructor() {
+    const code = (text: string) => h("code", {}, text);
+    this.el = h(
+      "section",
+      { class: "cw-setup", "data-testid": "setup-card", "aria-label": "Set up the copilot", hidden: true },
+      this.#title,
+      this.#lead,
+      this.#detail,
+      this.#steps,
       h(
-        "li",
+        "ol",
         {},
-        "set the ",
-        code("OPENAI_API_KEY"),
-        " environment variable (and ",
-        code("OPENAI_BASE_URL"),
-        " for another OpenAI-compatible server), then run the cell again;",
-      ),
-      h(
-        "li",
-        {},
-        "or pass them to the copilot:",
-        h("pre", {}, code('Copilot(api_key="sk-...")')),
-        "for a local or self-hosted server (Ollama, vLLM, llama.cpp...):",
         h(
-          "pre",
+          "li",
           {},
-          code('Copilot(base_url="http://localhost:11434/v1", api_key="ollama", model="llama3.2")'),
+          "set the ",
+          code("OPENAI_API_KEY"),
+          " environment variable (and ",
+          code("OPENAI_BASE_URL"),
+          " for another OpenAI-compatible server), then run the cell again;",
+        ),
+        h(
+          "li",
+          {},
+          "or pass them to the copilot:",
+          h("pre", {}, code('Copilot(api_key="sk-...")')),
+          "for a local or self-hosted server (Ollama, vLLM, llama.cpp...):",
+          h(
+            "pre",
+            {},
+            code('Copilot(base_url="http://localhost:11434/v1", api_key="ollama", model="llama3.2")'),
+          ),
         ),
       ),
-    ),
-  );
+    );
+  }
+
+  /** `needsSetup`: no credentials are configured. Otherwise the card shows only for an
+   * `authentication_error`: the provider rejected the key (its message is shown). */
+  update(needsSetup: boolean, error: CopilotError | null): void {
+    const rejected = !needsSetup && error?.type === "authentication_error";
+    this.el.hidden = !(needsSetup || rejected);
+    this.el.dataset.reason = rejected ? "rejected" : "missing";
+    if (rejected) {
+      const message = error?.message?.trim() ?? "";
+      this.#title.textContent = "The provider rejected the API key";
+      this.#lead.textContent = "The model server refused the configured credentials.";
+      this.#detail.textContent = message;
+      this.#detail.hidden = message === "";
+      this.#steps.textContent = "Check the key (and the server it is meant for), then either:";
+    } else {
+      this.#title.textContent = "Connect the copilot to a model";
+      this.#lead.textContent = "No API key is configured, so the copilot cannot answer yet.";
+      this.#detail.textContent = "";
+      this.#detail.hidden = true;
+      this.#steps.textContent = "Either:";
+    }
+  }
 }
 
 const ERROR_TITLES: Record<CopilotErrorType, string> = {
@@ -90,37 +139,76 @@ const ERROR_TITLES: Record<CopilotErrorType, string> = {
   rate_limit_error: "Rate limited",
   server_error: "The model server failed",
   action_error: "An action failed",
+  internal_error: "copilot-widget hit an internal error",
+  callback_error: "Your callback failed",
 };
+
+/** The banner's title for an error type (a type this version does not know: "Error"). */
+export function errorTitle(type: string): string {
+  return Object.hasOwn(ERROR_TITLES, type) ? ERROR_TITLES[type as CopilotErrorType] : "Error";
+}
 
 export class ErrorBanner {
   readonly el: HTMLElement;
   #title = h("strong", { class: "cw-error-title" });
   #message = h("span", { class: "cw-error-message" });
   #retry = h("button", { type: "button", class: "cw-retry", "data-testid": "retry-button" }, "Retry");
+  #close = h(
+    "button",
+    { type: "button", class: "cw-error-close", "aria-label": "Dismiss error", title: "Dismiss" },
+    "×",
+  );
+  #notice = new RefusalNotice();
+  #error: CopilotError | null = null;
+  /** A retry (or dismissal) is on its way: its button is disabled until the kernel answers. */
+  #sending: "retry" | "dismiss_error" | null = null;
 
-  constructor(send: Send) {
-    const close = h(
-      "button",
-      { type: "button", class: "cw-error-close", "aria-label": "Dismiss error", title: "Dismiss" },
-      "×",
-    );
+  constructor(request: Requester) {
     this.el = h(
       "div",
       { class: "cw-error", "data-testid": "error-banner", role: "alert", hidden: true },
-      h("div", { class: "cw-error-text" }, this.#title, " ", this.#message),
+      h("div", { class: "cw-error-text" }, this.#title, " ", this.#message, this.#notice.el),
       this.#retry,
-      close,
+      this.#close,
     );
-    this.#retry.addEventListener("click", () => send({ kind: "retry" }));
-    close.addEventListener("click", () => send({ kind: "dismiss_error" }));
+    const ask = (kind: "retry" | "dismiss_error") => {
+      if (this.#sending !== null) return;
+      const error = this.#error;
+      this.#sending = kind;
+      this.#notice.clear();
+      this.#render();
+      void request({ kind }).then((reply) => {
+        // A new error (or none) since: the answer is about a banner no longer shown.
+        if (this.#error !== error) return;
+        this.#sending = null;
+        if (!reply.ok) this.#notice.show(reply);
+        this.#render();
+      });
+    };
+    this.#retry.addEventListener("click", () => ask("retry"));
+    this.#close.addEventListener("click", () => ask("dismiss_error"));
   }
 
   update(error: CopilotError | null): void {
+    if (error !== this.#error) {
+      this.#error = error;
+      this.#sending = null;
+      this.#notice.clear();
+    }
+    this.#render();
+  }
+
+  #render(): void {
+    const error = this.#error;
     this.el.hidden = error === null;
     if (error === null) return;
-    this.#title.textContent = `${ERROR_TITLES[error.type] ?? "Error"}:`;
+    this.el.dataset.type = error.type;
+    this.#title.textContent = `${errorTitle(error.type)}:`;
     this.#message.textContent = error.message;
-    this.#retry.hidden = !error.retryable;
+    this.#retry.hidden = error.retryable !== true;
+    this.#retry.disabled = this.#sending !== null;
+    this.#retry.textContent = this.#sending === "retry" ? "Retrying…" : "Retry";
+    this.#close.disabled = this.#sending !== null;
   }
 }
 
@@ -133,17 +221,19 @@ export class Suggestions {
   });
   #suggestions: readonly string[] = [];
 
-  constructor(send: Send, onSent: () => void) {
+  /** `onRefused`: where a refusal is shown (the composer's notice). */
+  constructor(request: Requester, onSent: () => void, onRefused: (reply: Reply) => void) {
     // One listener for all chips: they are rebuilt whenever the list changes.
     this.el.addEventListener("click", (event) => {
       const chip = (event.target as Element).closest<HTMLButtonElement>("button[data-index]");
       const text = chip ? this.#suggestions[Number(chip.dataset.index)] : undefined;
       if (text === undefined) return;
-      send({ kind: "send", text });
+      void request({ kind: "send", text }).then((reply) => {
+        if (!reply.ok) onRefused(reply);
+      });
       onSent();
     });
   }
-
   update(suggestions: readonly string[], visible: boolean): void {
     if (suggestions !== this.#suggestions) {
       this.#suggestions = suggestions;

@@ -15,7 +15,7 @@ function press(target: HTMLElement, key: string, init: KeyboardEventInit = {}): 
   return event;
 }
 /** What the thread controls sent (not "ready" and the like). */
-const threadMessages = (model: FakeModel) => model.sent.filter((m) => m.kind.endsWith("_thread"));
+const threadMessages = (model: FakeModel) => model.bodies.filter((m) => m.kind.endsWith("_thread"));
 
 function thread(id: string, title: string): Thread {
   return { id, object: "thread", title, created_at: 1_700_000_000 };
@@ -89,6 +89,28 @@ describe("thread picker", () => {
     expect(button.textContent).toBe("New chat");
     button.click();
     expect(threadMessages(model)).toEqual([{ kind: "new_thread" }]);
+  });
+
+  it("goes back to the selected thread and says why when the kernel refuses a switch", async () => {
+    const { model, el } = await threeThreads();
+    const picker = get<HTMLSelectElement>(el, "thread-picker");
+    picker.value = "thread_c";
+    picker.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.last("select_thread").request_id).toEqual(expect.any(String));
+    await model.refuse("select_thread", "No thread thread_c in this scope.");
+    expect(picker.value).toBe("thread_a");
+    const notice = get(get(el, "copilot-root").querySelector("header") as HTMLElement, "refusal-notice");
+    expect(visible(notice)).toBe(true);
+    expect(notice.getAttribute("role")).toBe("status");
+    expect(notice.textContent).toBe("No thread thread_c in this scope.");
+
+    // The next change clears it.
+    get(el, "new-thread-button").click();
+    expect(visible(notice)).toBe(false);
+    await model.refuse("new_thread", "The store is read-only.");
+    expect(notice.textContent).toBe("The store is read-only.");
+    model.set("thread", gamma);
+    expect(visible(notice)).toBe(false);
   });
 });
 

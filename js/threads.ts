@@ -1,8 +1,11 @@
 // The thread picker in the header: switch, start, rename (inline) and delete (with an inline
-// confirmation) conversations. Python owns the threads: every control only sends a message, and
-// the picker follows `thread` / `threads` as Python updates them.
+// confirmation) conversations. The kernel owns the threads: every control only sends a request,
+// and the picker follows `thread` / `threads` as the kernel updates them. A refused request says
+// why in the picker's notice.
 import { button, h } from "./dom";
-import type { ClientMessage, Thread } from "./types";
+import { RefusalNotice } from "./panels";
+import type { RequestBody, Requester } from "./protocol";
+import type { Thread } from "./types";
 
 export interface ThreadControlsState {
   /** The selected thread. */
@@ -42,6 +45,8 @@ export class ThreadControls {
   readonly deleteButton = button("Delete", "delete-thread-button", "cw-thread-button");
   readonly confirmButton = button("Delete", "confirm-delete-button", "cw-thread-button cw-danger");
   readonly cancelButton = button("Cancel", "cancel-delete-button", "cw-thread-button");
+  /** Why the kernel refused the last change; the view places it (under the header). */
+  readonly notice = new RefusalNotice();
   #buttons = h("div", { class: "cw-thread-buttons" }, this.newButton, this.renameButton, this.deleteButton);
   #confirm: HTMLElement;
   #state: ThreadControlsState | null = null;
@@ -50,7 +55,15 @@ export class ThreadControls {
   /** The thread being renamed (or deleted): the one selected when the user started. */
   #target: Thread | null = null;
 
-  constructor(send: (message: ClientMessage) => void) {
+  constructor(request: Requester) {
+    const send = (body: RequestBody) => {
+      this.notice.clear();
+      void request(body).then((reply) => {
+        if (reply.ok) return;
+        this.notice.show(reply);
+        this.#render(); // the picker goes back to the selected thread
+      });
+    };
     const questionId = `cw-delete-question-${Math.random().toString(36).slice(2)}`;
     this.#confirm = h(
       "div",
@@ -144,6 +157,7 @@ export class ThreadControls {
   update(state: ThreadControlsState): void {
     const switched = this.#state !== null && this.#state.thread.id !== state.thread.id;
     this.#state = state;
+    if (switched) this.notice.clear();
     // A rename or a deletion is about the thread selected when it started: if another thread
     // got selected meanwhile (another view, Python), or changing threads is not possible any
     // more, it is dropped rather than applied to something else.

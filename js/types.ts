@@ -1,5 +1,5 @@
-// The synced state and the wire protocol shared with the Python side
-// (`copilot_widget.Copilot`). Names mirror the Python traitlets and message keys exactly.
+// The synced state shared with the Python side (`copilot_widget.Copilot`). Names mirror the
+// Python traitlets exactly. The custom messages (requests, replies, the draft) are in protocol.ts.
 
 /** Copilot status (the `status` traitlet). */
 export type Status = "idle" | "working" | "cancelling" | "requires_action";
@@ -74,7 +74,11 @@ export type CopilotErrorType =
   | "insufficient_balance_error"
   | "rate_limit_error"
   | "server_error"
-  | "action_error";
+  | "action_error"
+  /** A bug inside copilot-widget. */
+  | "internal_error"
+  /** The notebook's own code failed: an event callback, a track_state getter, a readable. */
+  | "callback_error";
 
 export interface CopilotError {
   type: CopilotErrorType;
@@ -109,51 +113,3 @@ export interface Model {
   /** null while conversations are being saved; otherwise a short sentence saying why not. */
   store_warning: string | null;
 }
-
-// Custom messages, Python -> front end.
-
-/** Full snapshot of the in-progress assistant message; null: no draft any more. */
-export interface DraftMessage {
-  kind: "draft";
-  message: Message | null;
-}
-
-export interface ToolCallDelta {
-  index: number;
-  id?: string;
-  name?: string;
-  arguments: string;
-}
-
-/** Tokens to append to the draft (batched by Python, so one delta may hold many tokens). */
-export interface DeltaMessage {
-  kind: "delta";
-  message_id: string;
-  text?: string;
-  tool_calls?: ToolCallDelta[];
-}
-
-export type ServerMessage = DraftMessage | DeltaMessage;
-
-// Custom messages, front end -> Python.
-export type ClientMessage =
-  | { kind: "ready" }
-  | { kind: "send"; text: string }
-  | { kind: "cancel" }
-  | { kind: "retry" }
-  | { kind: "dismiss_error" }
-  /** Run a tool call waiting for approval; `arguments`: the user's edited arguments (omitted
-   * when unchanged). */
-  | { kind: "approve"; tool_call_id: string; arguments?: Record<string, unknown> }
-  /** Decline a tool call waiting for approval; `reason` is told to the model. */
-  | { kind: "reject"; tool_call_id: string; reason?: string }
-  /** Undo / redo what the last run changed (the message flagged `is_undoable` /
-   * `is_redoable`); Python answers by moving the flags. */
-  | { kind: "undo" }
-  | { kind: "redo" }
-  /** The user clicked an action button of a finished message. */
-  | { kind: "click_button"; message_id: string; button_id: string }
-  | { kind: "new_thread" }
-  | { kind: "select_thread"; thread_id: string }
-  | { kind: "rename_thread"; thread_id: string; title: string }
-  | { kind: "delete_thread"; thread_id: string };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeModel, message, unmountAll, view } from "./fake-model";
+import { FakeModel, get, message, unmountAll, view } from "./fake-model";
 import type { Message } from "./types";
 
 afterEach(async () => {
@@ -46,7 +46,7 @@ describe("undo / redo", () => {
     const undo = visible(el, "undo-button")[0];
     undo.click();
     undo.click();
-    expect(model.sent.filter((m) => m.kind === "undo")).toEqual([{ kind: "undo" }]);
+    expect(model.bodies.filter((m) => m.kind === "undo")).toEqual([{ kind: "undo" }]);
     expect(undo.disabled).toBe(true);
     expect(undo.textContent).toBe("Undoing…");
 
@@ -61,7 +61,7 @@ describe("undo / redo", () => {
     expect(redo[0].disabled).toBe(false);
     redo[0].click();
     redo[0].click();
-    expect(model.sent.filter((m) => m.kind === "redo")).toEqual([{ kind: "redo" }]);
+    expect(model.bodies.filter((m) => m.kind === "redo")).toEqual([{ kind: "redo" }]);
     expect(redo[0].disabled).toBe(true);
   });
 
@@ -102,7 +102,7 @@ describe("undo / redo", () => {
     const model = new FakeModel({ messages: thread({ is_undoable: true }), status: "working" });
     const el = await view(model);
     el.querySelector<HTMLButtonElement>('[data-testid="undo-button"]')?.click();
-    expect(model.sent.some((m) => m.kind === "undo")).toBe(false);
+    expect(model.bodies.some((m) => m.kind === "undo")).toBe(false);
   });
 
   it("keeps the keyboard focus: on Redo once Undo is answered", async () => {
@@ -117,5 +117,48 @@ describe("undo / redo", () => {
       model.get("messages").map((m, i) => ({ ...m, is_undoable: false, is_redoable: i === 3 })),
     );
     expect(document.activeElement).toBe(visible(el, "redo-button")[0]);
+  });
+
+  it("works again when the kernel refuses, and says why", async () => {
+    const model = new FakeModel({ messages: thread({ is_undoable: true }) });
+    const el = await view(model);
+    const undo = visible(el, "undo-button")[0];
+    undo.focus();
+    undo.click();
+    expect(model.last("undo").request_id).toEqual(expect.any(String));
+    expect(undo.textContent).toBe("Undoing…");
+    await model.refuse(
+      "undo",
+      "The notebook state could not be restored: the setter failed.",
+      "callback_error",
+    );
+    expect(undo.disabled).toBe(false);
+    expect(undo.textContent).toBe("Undo");
+    const notice = get(get(el, "history-controls"), "refusal-notice");
+    expect(notice.hidden).toBe(false);
+    expect(notice.getAttribute("role")).toBe("status");
+    expect(notice.textContent).toBe("The notebook state could not be restored: the setter failed.");
+    expect(document.activeElement).toBe(undo);
+
+    // Trying again clears it; a run clears it too.
+    undo.click();
+    expect(notice.hidden).toBe(true);
+    await model.refuse("undo", "Still no.");
+    expect(notice.hidden).toBe(false);
+    model.set("status", "working");
+    model.set("status", "idle");
+    expect(notice.hidden).toBe(true);
+  });
+
+  it("is enabled again by the kernel's reply (the flags may not have moved)", async () => {
+    const model = new FakeModel({ messages: thread({ is_redoable: true }) });
+    const el = await view(model);
+    const redo = visible(el, "redo-button")[0];
+    redo.click();
+    expect(redo.textContent).toBe("Redoing…");
+    await model.reply("redo");
+    expect(redo.disabled).toBe(false);
+    expect(redo.textContent).toBe("Redo");
+    expect(get(get(el, "history-controls"), "refusal-notice").hidden).toBe(true);
   });
 });

@@ -3,56 +3,89 @@ import type { AnyModel, AnyWidget, Initialize, Render } from "@anywidget/types";
 import { Composer } from "./composer";
 import { connectDraftStore, type DraftStore } from "./draft";
 import { MessageList } from "./messages";
-import { ErrorBanner, Header, Suggestions, setupCard } from "./panels";
+import { ErrorBanner, Header, SetupCard, Suggestions } from "./panels";
+import { onKernelMessage, RequestClient } from "./protocol";
 import { ThreadControls } from "./threads";
-import type { ActionSpec, ClientMessage, Model } from "./types";
+import type { ActionSpec, Model } from "./types";
+
+/** What every view of a model shares: the draft and the pending requests. */
+interface Connection {
+  drafts: DraftStore;
+  client: RequestClient;
+  /** Unsubscribes, and refuses the requests still waiting with `reason`. */
+  dispose(reason: string): void;
+}
+
+/** The model's one `msg:custom` subscription: replies settle their requests, `draft` and
+ * `delta` feed the draft. */
+function connect(model: AnyModel<Model>): Connection {
+  const drafts = connectDraftStore(model);
+  const client = new RequestClient(model);
+  const unsubscribe = onKernelMessage(model, {
+    reply: (message) => client.receive(message),
+    draft: drafts.receive,
+    delta: drafts.receive,
+  });
+  return {
+    drafts: drafts.store,
+    client,
+    dispose(reason) {
+      unsubscribe();
+      drafts.dispose();
+      client.dispose(reason);
+    },
+  };
+}
 
 /** anywidget calls this factory once per widget (model), so its closure is the place for state
  * that every view of the widget shares. (initialize and each render get a different proxy of
  * the model, so state cannot be looked up by model.) */
 function copilotWidget(): { initialize: Initialize<Model>; render: Render<Model> } {
-  let drafts: DraftStore | null = null;
+  let shared: Connection | null = null;
   return {
-    // Once per model: the one `msg:custom` subscription and the draft every view shows.
+    // Once per model: the one `msg:custom` subscription, the draft and the pending requests.
     initialize({ model }) {
-      const connection = connectDraftStore(model);
-      drafts = connection.store;
+      const connection = connect(model);
+      shared = connection;
       return () => {
-        connection.dispose();
-        drafts = null;
+        // The model goes away: the widget was closed, or the kernel restarted.
+        connection.dispose("The kernel restarted or the widget was closed before it answered.");
+        if (shared === connection) shared = null;
       };
     },
     // Once per view.
     render({ model, el }) {
-      if (drafts !== null) return renderView(model, el, drafts);
-      // A host that skipped initialize: this view keeps its own draft (it catches up via "ready").
-      const own = connectDraftStore(model);
-      const cleanup = renderView(model, el, own.store);
+      if (shared !== null) return renderView(model, el, shared);
+      // A host that skipped initialize: this view keeps its own connection (its draft catches
+      // up via "ready").
+      const own = connect(model);
+      const cleanup = renderView(model, el, own);
       return () => {
         cleanup();
-        own.dispose();
+        own.dispose("The view was closed before the kernel answered.");
       };
     },
   };
 }
 
-function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore): () => void {
-  const send = (message: ClientMessage) => model.send(message);
+function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connection): () => void {
+  const store = connection.drafts;
+  const { request } = connection.client;
 
   const header = new Header();
-  const threads = new ThreadControls(send);
+  const threads = new ThreadControls(request);
   header.actions.append(threads.el);
-  const setup = setupCard();
-  const errorBanner = new ErrorBanner(send);
+  header.el.append(threads.notice.el);
+  const setup = new SetupCard();
+  const errorBanner = new ErrorBanner(request);
   const list = new MessageList({
-    send,
+    request,
     spec: (name: string): ActionSpec | undefined =>
       (model.get("action_specs") ?? []).find((a) => a.name === name),
-    currentError: () => model.get("error") ?? null,
   });
   const afterSend = () => list.scrollToBottom();
-  const suggestions = new Suggestions(send, afterSend);
-  const composer = new Composer(send, afterSend);
+  const composer = new Composer(request, afterSend);
+  const suggestions = new Suggestions(request, afterSend, (reply) => composer.showRefusal(reply));
 
   const root = document.createElement("div");
   root.className = "copilot-widget";
@@ -61,7 +94,7 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
   // an element with this attribute, so keys used in the widget (typing, Enter or Space on a
   // button) never run notebook commands.
   root.setAttribute("data-lm-suppress-shortcuts", "true");
-  root.append(header.el, setup, errorBanner.el, list.el, suggestions.el, composer.el);
+  root.append(header.el, setup.el, errorBanner.el, list.el, suggestions.el, composer.el);
   el.replaceChildren(root);
 
   const disabledReason = (): string | null => {
@@ -88,23 +121,19 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
     composer.update({ status, disabledReason: reason });
     suggestions.update(model.get("suggestions") ?? [], status === "idle" && reason === null);
     // No credentials, or credentials the provider refused: say how to set them up.
-    setup.hidden = !(model.get("needs_setup") || model.get("error")?.type === "authentication_error");
+    setup.update(Boolean(model.get("needs_setup")), model.get("error") ?? null);
     list.setWorking(status !== "idle");
     updateThreads();
   };
   const updateHeader = () =>
     header.update(model.get("title"), model.get("offline_demo"), model.get("store_warning") ?? null);
-  const updateError = () => {
-    const error = model.get("error") ?? null;
-    errorBanner.update(error);
-    list.setError(error);
-  };
+  const updateError = () => errorBanner.update(model.get("error") ?? null);
   // Tokens arrive far more often than frames: render the draft at most once per frame.
   let frame: number | null = null;
   const drawDraft = () => {
     if (frame !== null) cancelAnimationFrame(frame);
     frame = null;
-    list.setDraft(store.draft, store.snapshots);
+    list.setDraft(store.draft);
   };
   const scheduleDraft = () => {
     frame ??= requestAnimationFrame(drawDraft);
@@ -158,9 +187,12 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, store: DraftStore):
   updateMessages();
   updateControls();
   drawDraft(); // a view rendered mid-run shows the draft at once
-  // Python answers with a `draft` snapshot, so this view catches up even if the draft
-  // started before the model was initialised here.
-  model.send({ kind: "ready" });
+  // The kernel answers with a `draft` snapshot, so this view catches up even if the draft
+  // started before the model was initialised here. Nothing waits on its reply.
+  void request({ kind: "ready" }).then((reply) => {
+    if (!reply.ok && reply.error?.type !== "disconnected")
+      console.warn("copilot-widget: the kernel refused ready:", reply.error?.message);
+  });
 
   return () => {
     for (const [event, handler] of handlers) model.off(event, handler);
