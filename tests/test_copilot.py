@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -12,6 +11,8 @@ import pytest
 from copilot_widget import Copilot, InvalidOptionsError
 from copilot_widget._messages import text_of
 from copilot_widget.testing import text
+
+from waiting import wait_until_async
 
 
 class Wire:
@@ -209,7 +210,7 @@ async def test_a_view_opened_mid_run_catches_up(scripted: Any) -> None:
     copilot, _ = scripted([text(*[f"{i} " for i in range(100)], delay=0.005)])
     wire = Wire(copilot)
     run = copilot.send("go")
-    await asyncio.sleep(0.2)
+    await wait_until_async(lambda: wire.custom("delta"), message="the first delta")
     copilot._handle_custom_msg({"kind": "ready"}, [])
     snapshot = wire.custom("draft")[-1]["message"]
     before = len(wire.custom("delta"))
@@ -224,8 +225,9 @@ async def test_cancel_and_retry_from_the_front_end(scripted: Any) -> None:
     from copilot_widget.testing import error
 
     copilot, _ = scripted([text(*["x"] * 100, delay=0.02), error(500), text("ok")])
+    wire = Wire(copilot)
     run = copilot.send("go")
-    await asyncio.sleep(0.1)
+    await wait_until_async(lambda: wire.custom("delta"), message="the answer to stream")
     copilot._handle_custom_msg({"kind": "cancel"}, [])
     await run
     assert run.status == "cancelled"
