@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 from ._actions import Action
+from ._context import Readable
 from ._errors import CopilotError, InvalidOptionsError, ProviderError, RunInProgressError
 from ._run import Run
-from ._widget import Copilot, Readable
+from ._widget import Copilot
 
 __all__ = [
     "Action",

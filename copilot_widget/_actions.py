@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 from ._errors import InvalidOptionsError
 from ._schema import ToolSchema, schema_from_function, schema_from_parameters
@@ -155,3 +155,61 @@ class Action:
 
     def __repr__(self) -> str:
         return f"<Action {self.name} kind={self.kind} available={self._available}>"
+
+
+class ActionAPI:
+    """The action registry of `Copilot`: register, list and remove actions."""
+
+    if TYPE_CHECKING:  # provided by Copilot
+        _actions: dict[str, Action]
+        action_specs: list[dict[str, Any]]
+
+    @overload
+    def action(self, fn: Callable[..., Any], /) -> Callable[..., Any]: ...
+    @overload
+    def action(self, fn: Callable[..., Any], /, **options: Any) -> Callable[..., Any]: ...
+    @overload
+    def action(self, /, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+    def action(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Register a function as an action: `@copilot.action` or `@copilot.action(name=...)`.
+
+        Options: name, description, parameters (a CopilotKit list or a pydantic model),
+        available ("enabled", "disabled", "frontend"), paired_action, kind ("backend",
+        "frontend"), confirm, timeout (seconds). Returns the function unchanged.
+        """
+        unknown = set(options) - set(ACTION_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"action() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
+                f"accepted: {', '.join(ACTION_OPTIONS)}."
+            )
+
+        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+            action = Action(handler, **options)
+            if action.name in self._actions:
+                raise InvalidOptionsError(
+                    f"An action named {action.name!r} is already registered; "
+                    f"remove it first with remove_action({action.name!r}) or pick another name."
+                )
+            action._on_change = self._sync_actions
+            self._actions[action.name] = action
+            self._sync_actions()
+            return handler
+
+        return register if fn is None else register(fn)
+
+    def remove_action(self, name: str) -> None:
+        """Unregister an action."""
+        if name not in self._actions:
+            raise KeyError(f"No action named {name!r}; registered: {', '.join(self._actions)}.")
+        self._actions.pop(name)._on_change = None
+        self._sync_actions()
+
+    @property
+    def actions(self) -> dict[str, Action]:
+        """The registered actions by name (a copy); set `.available` on one to change it."""
+        return dict(self._actions)
+
+    def _sync_actions(self) -> None:
+        self.action_specs = [action.spec() for action in self._actions.values()]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, Literal, get_args
 
@@ -34,12 +38,17 @@ class Events:
     def __init__(self, on_callback_error: Callable[[str, BaseException], None]) -> None:
         self._callbacks: dict[str, list[Callback]] = {t: [] for t in EVENT_TYPES}
         self._on_callback_error = on_callback_error
+        self._outputs: dict[int, Any] = {}  # callback -> the cell output it prints into
+        self._cells: dict[str, Any] = {}  # cell (request id) -> its output area
 
     def on(self, type: str, callback: Callback) -> None:
         self._check(type)
         if not callable(callback):
             raise InvalidOptionsError(f"on({type!r}, ...) needs a callable, got {callback!r}.")
         self._callbacks[type].append(callback)
+        output = self._cell_output()
+        if output is not None:
+            self._outputs[id(callback)] = output
 
     def off(self, type: str, callback: Callback | None = None) -> None:
         self._check(type)
@@ -51,11 +60,47 @@ class Events:
     def emit(self, type: EventType, data: dict[str, Any]) -> None:
         event = {"type": type, "data": data}
         for callback in list(self._callbacks[type]):
+            output = self._outputs.get(id(callback))
+            out, err = io.StringIO(), io.StringIO()
             try:
-                callback(event)
+                if output is None:
+                    callback(event)
+                else:
+                    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                        callback(event)
             except Exception as exc:
                 logger.exception("A %r event callback failed", type)
+                err.write(traceback.format_exc())
                 self._on_callback_error(type, exc)
+            finally:
+                if output is not None:
+                    if out.getvalue():
+                        output.append_stdout(out.getvalue())
+                    if err.getvalue():
+                        output.append_stderr(err.getvalue())
+
+    def _cell_output(self) -> Any:
+        """In a notebook, an output area under the cell that registers callbacks: callbacks
+        run when the chat asks, outside any cell, so what they print would go nowhere."""
+        if "ipykernel" not in sys.modules:
+            return None
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+
+            shell = get_ipython()
+            kernel = getattr(shell, "kernel", None)
+            if kernel is None:
+                return None
+            cell = kernel.get_parent()["header"]["msg_id"]
+        except Exception:  # not in a cell of a kernel: callbacks print as usual
+            return None
+        if cell not in self._cells:
+            import ipywidgets
+
+            self._cells[cell] = ipywidgets.Output()
+            display(self._cells[cell])  # type: ignore[no-untyped-call]
+        return self._cells[cell]
 
     @staticmethod
     def _check(type: str) -> None:

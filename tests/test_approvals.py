@@ -102,7 +102,8 @@ def test_an_approval_from_another_thread_is_refused(scripted: Any) -> None:
     copilot, _ = scripted(list(SCRIPT))
     ran = with_delete(copilot)
     copilot.send("clean up")
-    approval = copilot._approvals[copilot.pending_approvals[0]["tool_call_id"]]
+    assert copilot.run is not None
+    approval = copilot.run.approvals[copilot.pending_approvals[0]["tool_call_id"]]
     approval.thread_id = "thread_other"  # as if it were another thread's call
     with pytest.raises(InvalidOptionsError):
         copilot.approve(approval.call["id"])

@@ -11,6 +11,8 @@ from copilot_widget import Copilot, InvalidOptionsError
 from copilot_widget._messages import text_of
 from copilot_widget.testing import call, text, tool_calls
 
+from waiting import wait_until
+
 
 def offer(*buttons: dict[str, Any]) -> Any:
     full = [{"action": None, "arguments": None, "reply": None, **b} for b in buttons]
@@ -84,7 +86,8 @@ def test_a_click_runs_the_action_without_an_llm_turn_and_a_reply_button_sends(
     requests = len(server.requests)
     copilot._handle_custom_msg(
         {"kind": "click_button", "message_id": message["id"], "button_id": add["id"]}, []
-    )
+    )  # the chat's request starts the run and returns
+    wait_until(lambda: copilot.run is not None and copilot.run.done() and copilot.status == "idle")
     assert shapes == ["square:5"] and len(server.requests) == requests  # no LLM turn
     assert copilot.messages[-1]["tool_calls"][0]["name"] == "create_shape"
     copilot.click_button(message["id"], thanks["id"])

@@ -1,0 +1,119 @@
+"""Approvals: a tool call of a `confirm=True` action waits for the user's decision."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic
+
+from ._errors import InvalidOptionsError
+from ._messages import ToolCall
+from ._schema import problems
+
+if TYPE_CHECKING:
+    from ._actions import Action
+    from ._loop import Home
+    from ._run import Run
+
+logger = logging.getLogger("copilot_widget")
+
+Verdict = Literal["approve", "reject"]
+
+
+class Approval:
+    """One pending decision. Lives on the engine's loop, like the run that waits for it."""
+
+    def __init__(
+        self, call: ToolCall, action: Action, arguments: dict[str, Any], run_id: str, thread_id: str
+    ) -> None:
+        self.call, self.action, self.arguments = call, action, arguments
+        self.run_id, self.thread_id = run_id, thread_id
+        self.future: asyncio.Future[tuple[Verdict, Any]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def decide(self, verdict: Verdict, value: Any, edited: dict[str, Any] | None = None) -> bool:
+        """Record the decision, once: False if one was already taken (a replay, a second click
+        from another view, or the approval expired)."""
+        if self.future.done():
+            return False
+        if edited is not None:
+            self.call["arguments"] = json.dumps(edited)  # what runs is what is recorded
+        self.future.set_result((verdict, value))
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "tool_call_id": self.call["id"],
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "action": self.action.name,
+            "arguments": json.loads(self.call["arguments"] or "{}"),
+        }
+
+
+class ApprovalAPI:
+    """The approvals of `Copilot`: list, approve, reject. Only a call pending in the current
+    run and thread can be decided, once."""
+
+    if TYPE_CHECKING:  # provided by Copilot
+        _home: Home
+        _run: Run | None
+        thread: dict[str, Any]
+        error: dict[str, Any] | None
+
+        def _settle(self, run: Run) -> Run: ...
+
+    @property
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """Tool calls of `confirm=True` actions waiting for the user: `tool_call_id`,
+        `run_id`, `thread_id`, `action`, `arguments`."""
+        return self._home.call(
+            lambda: [a.describe() for a in (self._run.approvals if self._run else {}).values()]
+        )
+
+    def approve(self, tool_call_id: str, arguments: dict[str, Any] | None = None) -> None:
+        """Let a pending action run, with its arguments or edited ones (validated again)."""
+        self._settle(self._home.call(self._decide, "approve", tool_call_id, arguments))
+
+    def reject(self, tool_call_id: str, reason: str = "") -> None:
+        """Decline a pending action: the model is told (with the reason) and goes on."""
+        if not isinstance(reason, str):
+            raise InvalidOptionsError("reject(): reason must be a string.")
+        self._settle(self._home.call(self._decide, "reject", tool_call_id, reason))
+
+    def _decide(self, verdict: str, tool_call_id: Any, value: Any) -> Run:
+        run = self._run
+        pending = run.approvals if run is not None else {}
+        approval = pending.get(tool_call_id) if isinstance(tool_call_id, str) else None
+        if run is None or approval is None or approval.thread_id != self.thread.get("id"):
+            # Unknown, already decided, or another thread's: never acted on.
+            logger.warning("Refused to %s tool call %r: no pending approval", verdict, tool_call_id)
+            raise InvalidOptionsError(
+                f"Cannot {verdict} {tool_call_id!r}: it is not a tool call waiting for approval "
+                f"in this thread (unknown, already decided, or from another thread)."
+            )
+        if verdict == "approve":
+            edited = value
+            value = approval.arguments
+            if edited is not None:
+                if not isinstance(edited, dict):
+                    raise InvalidOptionsError("approve(): arguments must be a dict.")
+                try:
+                    value = approval.action.schema.validate(edited)
+                except pydantic.ValidationError as exc:
+                    raise InvalidOptionsError(
+                        f"The edited arguments of {approval.action.name!r} are not valid: "
+                        f"{problems(exc)}"
+                    ) from exc
+            decided = approval.decide("approve", value, edited)
+        else:
+            decided = approval.decide("reject", value)
+        if not decided:
+            raise InvalidOptionsError(f"Cannot {verdict} {tool_call_id!r}: it was decided already.")
+        run._settled.clear()  # the run goes on: a script waits for its next pause or its end
+        self.error = None
+        return run

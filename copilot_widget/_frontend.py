@@ -1,0 +1,94 @@
+"""The chat's requests: each is checked, carried out on the engine's loop, and answered once
+(done, or refused with a reason the chat shows). The page is a view; the kernel decides."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets
+
+from ._errors import CopilotError, InternalError
+from ._protocol import REQUEST_KINDS, parse_request, reply, request_id_of
+
+if TYPE_CHECKING:
+    from ._events import Events
+    from ._loop import Home
+    from ._run import Run
+
+logger = logging.getLogger("copilot_widget")
+
+Handler = Callable[[Any, Any], object]  # (the copilot, the checked request)
+
+HANDLERS: dict[str, Handler] = {
+    "ready": lambda c, r: c._view_ready(),
+    "send": lambda c, r: c.send(r["text"]),
+    "cancel": lambda c, r: c.cancel(),
+    "retry": lambda c, r: c.retry(),
+    "dismiss_error": lambda c, r: setattr(c, "error", None),
+    "approve": lambda c, r: c.approve(r["tool_call_id"], r.get("arguments")),
+    "reject": lambda c, r: c.reject(r["tool_call_id"], r.get("reason", "")),
+    "undo": lambda c, r: c.undo(),
+    "redo": lambda c, r: c.redo(),
+    "click_button": lambda c, r: c.click_button(r["message_id"], r["button_id"]),
+    "new_thread": lambda c, r: c.new_thread(),
+    "select_thread": lambda c, r: c.select_thread(r["thread_id"]),
+    "rename_thread": lambda c, r: c.rename_thread(r["thread_id"], r["title"]),
+    "delete_thread": lambda c, r: c.delete_thread(r["thread_id"]),
+}
+
+
+def handle_request(copilot: Any, content: Any) -> None:
+    """Carry out one request from the chat (on the engine's loop) and reply to it."""
+    request_id = request_id_of(content)
+    error: CopilotError | None = None
+    try:
+        request: Any = parse_request(content)
+        HANDLERS[request["kind"]](copilot, request)
+    except CopilotError as exc:
+        logger.info("Refused a request from the chat: %s", exc)
+        error = exc
+    except Exception as exc:
+        logger.exception("A request from the chat failed")
+        error = InternalError(f"copilot-widget failed: {type(exc).__name__}: {exc}")
+    if request_id is not None:
+        copilot._to_front_end(dict(reply(request_id, error)))
+    elif error is not None and error.type != "authentication_error" and known(content):
+        copilot._report_error(error)  # no request id to answer: say it in the banner
+
+
+def known(content: Any) -> bool:
+    return isinstance(content, dict) and content.get("kind") in REQUEST_KINDS
+
+
+class FrontEndAPI:
+    """The chat's side of `Copilot`: requests in, replies, drafts and deltas out."""
+
+    if TYPE_CHECKING:  # provided by Copilot
+        _home: Home
+        _run: Run | None
+        _events: Events
+        is_ready: bool
+        comm: Any
+
+    def _on_front_end_message(self, _: Any, content: Any, buffers: Any) -> None:
+        # Comm messages may arrive on any kernel thread: the request runs on the engine's loop.
+        self._home.call(handle_request, self, content)
+
+    def _view_ready(self) -> None:
+        run = self._run
+        if run is not None and not run.done():
+            run.flush()
+            self._to_front_end({"kind": "draft", "message": run.draft_snapshot()})
+        else:
+            self._to_front_end({"kind": "draft", "message": None})
+        if not self.is_ready:
+            self.is_ready = True
+            self._events.emit("isReady.changed", {"old_is_ready": False, "new_is_ready": True})
+            self._events.emit("ready", {})
+
+    def _to_front_end(self, payload: dict[str, Any]) -> None:
+        # `send` is the copilot's own API here, so custom messages go through Widget.send.
+        if self.comm is not None:
+            ipywidgets.Widget.send(self, payload)

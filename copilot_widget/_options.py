@@ -1,0 +1,113 @@
+"""The options of `Copilot(...)`: typed for the type checker, checked again at run time."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict
+
+import openai
+
+from ._errors import InvalidOptionsError
+
+DEFAULT_MODEL = "gpt-5-mini"
+
+
+class CopilotOptions(TypedDict, total=False):
+    """Keyword options of `Copilot` (a typo such as `temprature=` is a type error)."""
+
+    instructions: str
+    client: openai.AsyncOpenAI | openai.OpenAI | None
+    api_key: str | None
+    base_url: str | None
+    store: str | os.PathLike[str] | None
+    app_id: str
+    user_id: str | None
+    company_id: str | None
+    thread_id: str | None
+    suggestions: Sequence[str]
+    max_steps: int
+    title: str
+    actions: Mapping[str, Callable[..., Any]] | None
+    approval_timeout: float | None
+    action_buttons: bool
+    button_follow_up: bool
+
+
+OPTIONS: tuple[str, ...] = ("model", *CopilotOptions.__annotations__)
+
+
+@dataclasses.dataclass
+class Options:
+    """Checked options, with their defaults."""
+
+    model: str
+    instructions: str = ""
+    client: openai.AsyncOpenAI | openai.OpenAI | None = None
+    api_key: str | None = None
+    base_url: str | None = None
+    store: str | os.PathLike[str] | None = None
+    app_id: str = "default"
+    user_id: str | None = None
+    company_id: str | None = None
+    thread_id: str | None = None
+    suggestions: Sequence[str] = ()
+    max_steps: int = 10
+    title: str = "Copilot"
+    actions: Mapping[str, Callable[..., Any]] | None = None
+    approval_timeout: float | None = None
+    action_buttons: bool = False
+    button_follow_up: bool = False
+
+
+def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
+    """Refuse unknown names (TypeError, listing the valid ones) and bad values
+    (InvalidOptionsError, saying what is expected)."""
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"Copilot() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
+            f"accepted: {', '.join(OPTIONS)}."
+        )
+    if model is None:
+        model = os.environ.get("COPILOT_WIDGET_MODEL") or DEFAULT_MODEL
+    o = Options(model=model, **options)
+    check_str("model", o.model, empty_ok=False)
+    check_str("instructions", o.instructions)
+    check_str("title", o.title)
+    check_str("app_id", o.app_id, empty_ok=False)
+    for name in ("api_key", "base_url", "thread_id", "user_id", "company_id"):
+        if getattr(o, name) is not None:
+            check_str(name, getattr(o, name), empty_ok=False)
+    if isinstance(o.max_steps, bool) or not isinstance(o.max_steps, int) or o.max_steps < 1:
+        raise InvalidOptionsError(f"max_steps must be a whole number >= 1, got {o.max_steps!r}.")
+    if isinstance(o.suggestions, str) or not all(isinstance(s, str) for s in o.suggestions):
+        raise InvalidOptionsError("suggestions must be a list of strings.")
+    if o.client is not None and not isinstance(o.client, openai.AsyncOpenAI | openai.OpenAI):
+        raise InvalidOptionsError(
+            f"client must be an openai.AsyncOpenAI or openai.OpenAI instance, got {o.client!r}."
+        )
+    if o.client is not None and (o.api_key or o.base_url):
+        raise InvalidOptionsError("Pass either client= or api_key=/base_url=, not both.")
+    if o.actions is not None and not isinstance(o.actions, Mapping):
+        raise InvalidOptionsError("actions must be a dict of name -> function.")
+    timeout = o.approval_timeout
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise InvalidOptionsError(
+            f"approval_timeout must be a positive number of seconds or None, got {timeout!r}."
+        )
+    if o.store is not None and not isinstance(o.store, str | os.PathLike):
+        raise InvalidOptionsError(f"store must be a path or ':memory:', got {o.store!r}.")
+    for name in ("action_buttons", "button_follow_up"):
+        if not isinstance(getattr(o, name), bool):
+            raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")
+    return o
+
+
+def check_str(name: str, value: Any, *, empty_ok: bool = True) -> None:
+    if not isinstance(value, str) or (not empty_ok and not value.strip()):
+        kind = "a string" if empty_ok else "a non-empty string"
+        raise InvalidOptionsError(f"{name} must be {kind}, got {value!r}.")

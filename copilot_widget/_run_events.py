@@ -1,0 +1,76 @@
+"""What a run tells the world: typed events, turned into synced state and copilotjs events by
+the widget (the run never touches the widget)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._errors import CopilotError
+from ._messages import Message
+
+if TYPE_CHECKING:
+    from ._run import Run
+
+
+@dataclasses.dataclass(frozen=True)
+class DraftChanged:
+    """The message being written started, or one of its tool calls changed state."""
+
+    message: Message
+
+
+@dataclasses.dataclass(frozen=True)
+class DraftDelta:
+    """Text and tool-call arguments streamed since the last delta (batched, O(1) each)."""
+
+    message_id: str
+    text: str
+    tool_calls: list[dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class DraftCheckpoint:
+    """The streaming draft as it stands, to save (what a killed kernel may lose at most)."""
+
+    message: Message
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageCompleted:
+    """A message joins the thread: completed, or incomplete with a reason."""
+
+    message: Message
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusChanged:
+    status: Literal["working", "requires_action"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionFailed:
+    """An action (or its paired frontend action) failed; the run goes on."""
+
+    action: str
+    tool_call_id: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RunEnded:
+    """The run ended with `run.status`; `error` when it failed."""
+
+    run: Run
+    error: CopilotError | None
+
+
+RunEvent = (
+    DraftChanged
+    | DraftDelta
+    | DraftCheckpoint
+    | MessageCompleted
+    | StatusChanged
+    | ActionFailed
+    | RunEnded
+)

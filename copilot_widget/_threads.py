@@ -1,0 +1,152 @@
+"""The threads of one scope and the store that keeps them.
+
+Writes go to one writer thread in order, so a busy SQLite file (another kernel writing) never
+freezes the notebook; reads wait for the writes before them. When the store fails, the copilot
+goes on with an in-memory store holding the current thread as it is (nothing in front of the
+user is lost) and says so once.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from ._messages import Message, Thread, finish_interrupted
+from ._store import MEMORY, StoreError, ThreadStore
+
+logger = logging.getLogger("copilot_widget")
+T = TypeVar("T")
+Scope = tuple[str, str, str]
+Write = Callable[[ThreadStore], Any]
+
+
+class Threads:
+    """Threads of `scope`, saved in a store with an in-memory fallback."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        scope: Scope,
+        *,
+        post: Callable[..., None],
+        on_failure: Callable[[str], None],
+        current: Callable[[], tuple[Thread, list[Message]]],
+    ) -> None:
+        self.scope = scope
+        self._post, self._on_failure, self._current = post, on_failure, current
+        self.saved = (
+            False  # whether the current thread is in the store (saved with its first message)
+        )
+        self._queue: queue.Queue[Write | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        try:
+            self.store = ThreadStore(path)
+        except StoreError as exc:  # nothing to move yet: start in memory
+            self.store = ThreadStore(MEMORY)
+            self._warn(exc)
+
+    @property
+    def path(self) -> str:
+        return self.store.path
+
+    # -- reads (on the engine's loop; they wait for the writes queued before them) ---------
+    def in_scope(self) -> list[Thread]:
+        """Threads in scope, most recently active first."""
+        return self._read(lambda store: store.threads(self.scope), [])
+
+    def get(self, thread_id: str) -> Thread | None:
+        return self._read(lambda store: store.thread(thread_id, self.scope), None)
+
+    def messages(self, thread_id: str) -> list[Message]:
+        """A thread's messages. One still in progress was cut off by a kernel that stopped, or
+        is being written by another live kernel: it is shown as interrupted here, and never
+        rewritten (its owner may still complete it)."""
+        messages: list[Message] = self._read(lambda store: store.messages(thread_id), [])
+        for message in messages:
+            message["is_undoable"] = message["is_redoable"] = False  # snapshots live in memory
+            if message["status"] == "in_progress":
+                finish_interrupted(message, "run_interrupted")
+        return messages
+
+    def _read(self, operation: Callable[[ThreadStore], T], default: T) -> T:
+        self._queue.join()
+        try:
+            return operation(self.store)
+        except StoreError as exc:
+            self._failed(exc)
+            return default
+
+    # -- writes (queued, in order) --------------------------------------------------------
+    def save(self, message: Message) -> None:
+        """Save a message (creating the current thread with its first message)."""
+        if not self.saved:
+            self.saved = True
+            thread = cast(Thread, dict(self._current()[0]))
+            self._write(lambda store: store.create_thread(thread, self.scope))
+        body = copy.deepcopy(message)
+        self._write(lambda store: store.save_message(body))
+
+    def rename(self, thread_id: str, title: str) -> None:
+        self._write(lambda store: store.rename_thread(thread_id, title))
+
+    def delete(self, thread_id: str) -> None:
+        self._write(lambda store: store.delete_thread(thread_id))
+
+    def delete_message(self, message_id: str) -> None:
+        self._write(lambda store: store.delete_message(message_id))
+
+    def _write(self, operation: Write) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._drain, name="copilot-store", daemon=True)
+            self._writer.start()
+        self._queue.put(operation)
+
+    def _drain(self) -> None:
+        while True:
+            operation = self._queue.get()
+            try:
+                if operation is None:
+                    return
+                operation(self.store)
+            except StoreError as exc:
+                self._post(self._failed, exc)
+            except Exception:  # a bug must not stop the writer: later writes still happen
+                logger.exception("Saving to the thread store failed")
+            finally:
+                self._queue.task_done()
+
+    # -- the fallback ---------------------------------------------------------------------
+    def _failed(self, exc: StoreError) -> None:
+        """Go on in memory with the current thread as it is, and say so (on the loop)."""
+        if self.store.path != MEMORY:
+            broken, self.store = self.store, ThreadStore(MEMORY)
+            thread, messages = self._current()
+            if thread.get("id"):  # none yet while the copilot opens its first thread
+                self.store.create_thread(thread, self.scope)
+                for message in messages:
+                    self.store.save_message(message)
+                self.saved = True
+            try:
+                broken.close()
+            except Exception:  # it is broken already
+                pass
+        self._warn(exc)
+
+    def _warn(self, exc: StoreError) -> None:
+        logger.warning("%s", exc)
+        self._on_failure(
+            f"{exc}. Conversations are kept in memory only: they will not survive a restart."
+        )
+
+    def close(self) -> None:
+        """Finish the queued writes, then release the store."""
+        if self._writer is not None and self._writer.is_alive():
+            self._queue.put(None)
+            self._writer.join(timeout=30)
+        self._writer = None
+        self.store.close()

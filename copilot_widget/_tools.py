@@ -1,0 +1,237 @@
+"""The tool pipeline of a run: resolve the action, check the arguments, ask for approval, run
+the handler where it belongs, record the result, call the paired frontend action.
+
+Whatever goes wrong with one call (unknown action, invalid arguments, a handler that raises
+anything, even `SystemExit`, a result that cannot be serialised, a timeout) fails that call:
+the model is told, the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+
+from . import _buttons as buttons
+from ._approvals import Approval
+from ._messages import Message, ToolCall
+from ._run_events import ActionFailed, DraftChanged, RunEvent
+from ._schema import ArgumentsError, parse_arguments, problems
+from ._serialize import to_json
+
+if TYPE_CHECKING:
+    from ._actions import Action
+    from ._run import Run
+
+logger = logging.getLogger("copilot_widget")
+
+
+class ActionExit(Exception):
+    """A handler raised a `BaseException` such as `SystemExit`: it fails the call, never the
+    kernel."""
+
+
+class ToolCalls:
+    """Runs the tool calls of one run's messages, one after the other."""
+
+    def __init__(
+        self,
+        run: Run,
+        actions: Callable[[], Mapping[str, Action]],
+        emit: Callable[[RunEvent], None],
+    ) -> None:
+        self._run, self._actions, self._emit = run, actions, emit
+        self.approvals: dict[str, Approval] = {}
+        self._message: Message | None = None
+
+    def definitions(self) -> list[dict[str, Any]]:
+        """The tools offered to the model for the next step."""
+        tools = [action.tool() for action in self._actions().values() if action.offered]
+        if self._run._settings.action_buttons and tools:
+            tools.append(buttons.TOOL)
+        return tools
+
+    async def run_all(self, message: Message, clicked: str | None = None) -> None:
+        """Run every call of `message`. `clicked` is the id of the call the user ran
+        themselves (`run_action`): that call alone counts as approved."""
+        self._message = message
+        for call in message["tool_calls"]:
+            await self._run_one(call, clicked=call["id"] == clicked)
+
+    async def _run_one(self, call: ToolCall, *, clicked: bool) -> None:
+        actions = self._actions()
+        if call["name"] == buttons.TOOL_NAME and self._run._settings.action_buttons:
+            self._offer_buttons(call, actions)
+            return
+        action = actions.get(call["name"])
+        if action is None or not (action.offered or (clicked and action.available != "disabled")):
+            offered = ", ".join(a.name for a in actions.values() if a.offered)
+            self._fail(
+                call,
+                f"Unknown action {call['name']!r}. Available actions: {offered or 'none'}.",
+                "unknown_action",
+            )
+            return
+        try:
+            arguments = action.schema.validate(parse_arguments(call["arguments"]))
+        except ArgumentsError as exc:
+            self._fail(call, str(exc), "invalid_arguments")
+            return
+        except pydantic.ValidationError as exc:
+            self._fail(call, f"Invalid arguments: {problems(exc)}", "invalid_arguments")
+            return
+        if action.confirm and not clicked:
+            approved = await self._ask_approval(call, action, arguments)
+            if approved is None:
+                return
+            arguments = approved
+        self._set(call, status="running")
+        try:
+            value = await invoke(action, (), arguments)
+        except TimeoutError:
+            self._fail(call, f"The action timed out after {action.timeout:g} s.", "timeout", action)
+            return
+        except Exception as exc:
+            logger.warning("Action %r failed", action.name, exc_info=True)
+            self._fail(call, str(exc) or type(exc).__name__, type(exc).__name__, action)
+            return
+        try:
+            result = to_json(value)
+        except Exception as exc:
+            self._fail(call, f"The result cannot be sent to the model: {exc}", "bad_result", action)
+            return
+        self._set(call, status="completed", result=result)
+        await self._call_paired(action, call, value)
+
+    def _offer_buttons(self, call: ToolCall, actions: Mapping[str, Action]) -> None:
+        assert self._message is not None
+        try:
+            raw = parse_arguments(call["arguments"])
+        except ArgumentsError as exc:
+            self._fail(call, str(exc), "invalid_arguments")
+            return
+        shown, refused = buttons.check_buttons(raw, dict(actions))
+        self._message["buttons"].extend(shown)
+        result = to_json({"shown": [b["label"] for b in shown], "refused": refused})
+        self._set(call, status="completed", result=result)
+
+    async def _ask_approval(
+        self, call: ToolCall, action: Action, arguments: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Pause until the user approves (the arguments to run with) or rejects (None). Only
+        `Copilot.approve` resolves an approval, and only for a call pending in this run."""
+        run = self._run
+        approval = Approval(call, action, arguments, run.id, run.thread_id)
+        self.approvals[call["id"]] = approval
+        self._set(call, status="requires_action")
+        run.status_changed("requires_action")
+        try:
+            verdict, value = await asyncio.wait_for(
+                asyncio.shield(approval.future), run._settings.approval_timeout
+            )
+        except TimeoutError:
+            approval.decide("reject", "no decision in time (the approval expired)")
+            verdict, value = approval.future.result()
+        finally:
+            self.approvals.pop(call["id"], None)
+        run.status_changed("working")
+        if verdict == "approve":
+            return dict(value)
+        reason = str(value).strip()
+        self._set(
+            call,
+            status="rejected",
+            result=to_json(
+                {
+                    "error": "The user declined this action; it did not run.",
+                    "type": "rejected",
+                    "reason": reason or None,
+                }
+            ),
+            error=f"Rejected{': ' + reason if reason else ''}",
+        )
+        return None
+
+    async def _call_paired(self, backend: Action, call: ToolCall, value: Any) -> None:
+        for action in list(self._actions().values()):
+            if action.paired_action != backend.name or action.available == "disabled":
+                continue
+            args, kwargs = action.paired_arguments(value)
+            try:
+                await invoke(action, args, kwargs)
+            except Exception as exc:
+                logger.warning("Paired action %r failed", action.name, exc_info=True)
+                message = f"The paired action {action.name!r} failed: {exc}"
+                self._set(call, error=message)
+                self._emit(ActionFailed(action.name, call["id"], message))
+
+    def _set(self, call: ToolCall, **changes: Any) -> None:
+        call.update(changes)  # type: ignore[typeddict-item]
+        if self._message is not None:
+            self._emit(DraftChanged(self._message))
+
+    def _fail(self, call: ToolCall, message: str, type: str, action: Action | None = None) -> None:
+        self._set(
+            call, status="failed", error=message, result=to_json({"error": message, "type": type})
+        )
+        if action is not None:
+            self._emit(ActionFailed(action.name, call["id"], message))
+
+
+async def invoke(action: Action, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run a handler where it belongs: a sync backend handler in a thread of its own (the
+    kernel stays free, and a hung one holds no shared pool), async handlers and frontend
+    actions on the engine's loop (where display output is routed)."""
+    try:
+        if action.is_async:
+            work: Any = action.handler(*args, **kwargs)
+        elif action.kind == "backend":
+            work = in_thread(action.handler, args, kwargs)
+        else:
+            value = action.handler(*args, **kwargs)
+            if not asyncio.iscoroutine(value):
+                return value
+            work = value
+        return await asyncio.wait_for(work, action.timeout)
+    except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+        raise ActionExit(f"The action raised {type(exc).__name__}({exc})") from exc
+
+
+async def in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`fn(*args, **kwargs)` in a new daemon thread. Unlike `asyncio.to_thread`, a call that
+    hangs (and is cancelled or times out) never takes a worker from a shared pool."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(ok: bool, outcome: Any) -> None:
+        if future.done():
+            return
+        if ok:
+            future.set_result(outcome)
+        elif isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:  # SystemExit and the like must not reach the loop as themselves
+            future.set_exception(
+                ActionExit(f"The action raised {type(outcome).__name__}({outcome})")
+            )
+
+    def work() -> None:
+        try:
+            ok, outcome = True, context.run(fn, *args, **kwargs)
+        except BaseException as exc:
+            ok, outcome = False, exc
+        try:
+            loop.call_soon_threadsafe(settle, ok, outcome)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(
+        target=work, name=f"copilot-action-{getattr(fn, '__name__', 'fn')}", daemon=True
+    ).start()
+    return await future

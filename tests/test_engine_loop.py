@@ -1,0 +1,202 @@
+"""One engine on one loop: every call works whichever thread or event loop makes it, and a
+script with no running loop behaves like a notebook."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import gc
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from copilot_widget import Copilot, RunInProgressError
+from copilot_widget._messages import text_of
+from copilot_widget.testing import call, text, tool_calls
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition was not met in time")
+        time.sleep(0.01)
+
+
+def in_other_loop(fn: Callable[[], Any]) -> Any:
+    """Call `fn` from another thread that runs an asyncio loop of its own (as ipykernel 7's
+    subshells deliver widget messages)."""
+    result: list[Any] = []
+
+    async def main() -> None:
+        result.append(fn())
+
+    worker = threading.Thread(target=asyncio.run, args=(main(),))
+    worker.start()
+    worker.join(30)
+    assert result, "the call from the other loop did not return"
+    return result[0]
+
+
+def answers(copilot: Copilot) -> list[str]:
+    return [text_of(m) for m in copilot.messages if m["role"] == "assistant"]
+
+
+def test_requests_from_any_thread_or_loop_share_one_client(scripted: Any) -> None:
+    """The chat, a subshell's loop, another thread, a script and `asyncio.run` all ask in one
+    thread, over the same kept-alive connections: every answer completes."""
+    copilot, _ = scripted([text(f"answer {i}") for i in range(6)])
+    replies: list[dict[str, Any]] = []
+    copilot._to_front_end = lambda payload: replies.append(payload)  # type: ignore[method-assign]
+
+    def ask_from_chat(i: int) -> None:
+        copilot._handle_custom_msg({"kind": "send", "text": f"q{i}", "request_id": f"r{i}"}, [])
+
+    in_other_loop(lambda: ask_from_chat(0))
+    wait_until(lambda: copilot.status == "idle" and len(answers(copilot)) == 1)
+    ask_from_chat(1)  # the main thread, no loop
+    wait_until(lambda: copilot.status == "idle" and len(answers(copilot)) == 2)
+    assert copilot.send("q2").status == "completed"  # a script: blocks until done
+
+    async def awaited(prompt: str) -> str:
+        message = await copilot.send(prompt)
+        assert message is not None
+        return text_of(message)
+
+    assert asyncio.run(awaited("q3")) == "answer 3"
+    assert asyncio.run(awaited("q4")) == "answer 4"  # a second asyncio.run: same client
+    assert in_other_loop(lambda: copilot.send("q5")) is not None
+    wait_until(lambda: copilot.status == "idle" and len(answers(copilot)) == 6)
+    assert answers(copilot) == [f"answer {i}" for i in range(6)]
+    assert copilot.error is None
+    done = [r for r in replies if r.get("kind") == "reply"]
+    assert [(r["request_id"], r["ok"]) for r in done] == [("r0", True), ("r1", True)]
+    copilot.close()
+
+
+def test_a_refused_request_gets_its_reason_in_the_reply(scripted: Any) -> None:
+    copilot, _ = scripted([])
+    replies: list[dict[str, Any]] = []
+    copilot._to_front_end = lambda payload: replies.append(payload)  # type: ignore[method-assign]
+    copilot._handle_custom_msg({"kind": "undo", "request_id": "u1"}, [])
+    copilot._handle_custom_msg({"kind": "select_thread", "thread_id": 5, "request_id": "s1"}, [])
+    refused = {r["request_id"]: r for r in replies if r.get("kind") == "reply"}
+    assert refused["u1"]["ok"] is False and "Nothing to undo" in refused["u1"]["error"]["message"]
+    assert refused["s1"]["ok"] is False and refused["s1"]["error"]["message"]
+    copilot.close()
+
+
+@pytest.fixture
+def confirm_copilot(scripted: Any) -> Callable[..., tuple[Copilot, Any, list[str]]]:
+    def make(extra: list[Any] | None = None, **options: Any) -> tuple[Copilot, Any, list[str]]:
+        script = [tool_calls(call("drop", {"table": "users"})), text("Done."), *(extra or [])]
+        copilot, server = scripted(script, store=":memory:", **options)
+        ran: list[str] = []
+
+        @copilot.action(confirm=True)
+        def drop(table: str) -> str:
+            """Drop a table."""
+            ran.append(table)
+            return "dropped"
+
+        return copilot, server, ran
+
+    return make
+
+
+def test_a_script_cancel_at_an_approval_ends_the_run_and_the_next_send_works(
+    confirm_copilot: Any,
+) -> None:
+    copilot, _, ran = confirm_copilot([text("Hello again.")])
+    run = copilot.send("drop users")
+    assert run.status == "requires_action" and copilot.status == "requires_action"
+    copilot.cancel()
+    assert run.status == "cancelled" and copilot.status == "idle" and ran == []
+    assert copilot.pending_approvals == []
+    call_ = copilot.messages[-1]["tool_calls"][0]
+    assert call_["status"] == "cancelled" and call_["result"]
+    assert copilot.send("hi").status == "completed"
+
+
+def test_a_script_reject_then_retry_then_undo_each_leave_a_usable_copilot(
+    confirm_copilot: Any,
+) -> None:
+    copilot, _, ran = confirm_copilot([text("Again.")])
+    state = {"n": 0}
+    copilot.track_state(get=lambda: dict(state), set=lambda s: state.update(s))
+    run = copilot.send("drop users")
+    copilot.reject(copilot.pending_approvals[0]["tool_call_id"], "no")
+    assert run.status == "completed" and ran == [] and copilot.status == "idle"
+    state["n"] = 1
+    assert copilot.retry().status == "completed"
+    copilot.undo()
+    assert copilot.status == "idle"
+    with pytest.raises(Exception, match="Nothing to undo"):
+        copilot.undo()
+
+
+def test_a_script_approval_expires_on_its_own(confirm_copilot: Any) -> None:
+    copilot, _, ran = confirm_copilot(approval_timeout=0.2)
+    run = copilot.send("drop users")
+    tool_call_id = copilot.pending_approvals[0]["tool_call_id"]
+    wait_until(lambda: copilot.status == "idle")  # nobody calls anything: the timer fires
+    assert run.status == "completed" and ran == []
+    assert copilot.messages[-2]["tool_calls"][0]["status"] == "rejected"
+    with pytest.raises(Exception, match="not a tool call waiting"):
+        copilot.approve(tool_call_id)
+    assert ran == []
+
+
+def test_ctrl_c_during_a_blocking_send_cancels_the_run_cleanly(scripted: Any) -> None:
+    copilot, _ = scripted([text("slow", "reply", delay=0.5), text("fast")], store=":memory:")
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        copilot.send("take your time")
+    assert copilot.status == "idle" and copilot.run is not None
+    assert copilot.run.status == "cancelled"
+    assert copilot.send("now quick").status == "completed"
+    assert answers(copilot)[-1] == "fast"
+
+
+def test_sending_during_a_run_is_refused_from_any_thread(scripted: Any) -> None:
+    copilot, _ = scripted([text("slow", delay=1.0)], store=":memory:")
+
+    async def start_and_try() -> None:
+        run = copilot.send("one")
+        with pytest.raises(RunInProgressError):
+            copilot.send("two")
+        await run
+
+    asyncio.run(start_and_try())
+    assert [m["role"] for m in copilot.messages] == ["user", "assistant"]
+
+
+def test_close_releases_the_store_the_loop_and_the_copilot(scripted: Any, tmp_path: Any) -> None:
+    def store_files() -> list[str]:
+        links = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                links.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                continue
+        return [link for link in links if link.startswith(str(tmp_path / "threads.sqlite3"))]
+
+    copilot, _ = scripted([text("hi")], store=tmp_path / "threads.sqlite3")
+    assert copilot.send("hello").status == "completed"
+    own_threads = [copilot._home._private, copilot._threads._writer]
+    assert all(t is not None and t.is_alive() for t in own_threads)
+    assert store_files()
+    ref = weakref.ref(copilot)
+    copilot.close()
+    copilot.close()  # twice is fine
+    del copilot
+    gc.collect()
+    wait_until(lambda: ref() is None, timeout=5)
+    assert not any(t is not None and t.is_alive() for t in own_threads)
+    assert store_files() == []
