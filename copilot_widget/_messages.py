@@ -7,6 +7,9 @@ import time
 import uuid
 from typing import Any, Literal, TypedDict
 
+from ._schema import ArgumentsError, parse_arguments
+from ._serialize import clean_text
+
 MessageStatus = Literal["in_progress", "completed", "incomplete"]
 ToolCallStatus = Literal[
     "pending", "requires_action", "running", "completed", "failed", "rejected", "cancelled"
@@ -132,10 +135,14 @@ def finish_interrupted(message: Message, reason: IncompleteReason) -> None:
 
 def history(messages: list[Message]) -> list[dict[str, Any]]:
     """Chat Completions messages for a thread. Every tool call is followed by its result, so
-    the request is valid even if a run was cut short (an unfinished call reads as cancelled)."""
+    the request is valid even if a run was cut short (an unfinished call reads as cancelled).
+
+    Strict providers refuse a whole request over one bad part, so every text is made
+    encodable as UTF-8 (see clean_text) and arguments that were refused are replayed as `{}`.
+    """
     out: list[dict[str, Any]] = []
     for message in messages:
-        text = text_of(message)
+        text = clean_text(text_of(message))
         if message["role"] == "user":
             out.append({"role": "user", "content": text})
             continue
@@ -150,9 +157,12 @@ def history(messages: list[Message]) -> list[dict[str, Any]]:
                 "content": text or None,
                 "tool_calls": [
                     {
-                        "id": call["id"],
+                        "id": clean_text(call["id"]),
                         "type": "function",
-                        "function": {"name": call["name"], "arguments": call["arguments"]},
+                        "function": {
+                            "name": clean_text(call["name"]),
+                            "arguments": replayed_arguments(call["arguments"]),
+                        },
                     }
                     for call in calls
                 ],
@@ -162,5 +172,23 @@ def history(messages: list[Message]) -> list[dict[str, Any]]:
             result = call["result"]
             if result is None:
                 result = cancelled_result("The call did not finish: the run was interrupted.")
-            out.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+            out.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": clean_text(call["id"]),
+                    "content": clean_text(result),
+                }
+            )
     return out
+
+
+def replayed_arguments(text: str) -> str:
+    """A tool call's arguments as the model sent them, or `{}` if they were refused (the model
+    was told so in the call's result): the request must hold a JSON object for every call."""
+    try:
+        parse_arguments(text)
+    except ArgumentsError:
+        return "{}"
+    # Empty text means no arguments; a lone surrogate can only be inside a JSON string,
+    # where clean_text writes its JSON escape.
+    return clean_text(text) if text.strip() else "{}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
+import math
 import re
 import types
 import typing
@@ -21,7 +23,8 @@ import griffe
 import openai
 import pydantic
 import typing_extensions
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ._errors import InvalidOptionsError
 
@@ -39,13 +42,145 @@ class ToolSchema:
     defaults: frozenset[str]
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """Validated keyword arguments for the handler; raises pydantic.ValidationError."""
-        instance = self.model.model_validate(arguments)
+        """Validated keyword arguments for the handler; raises pydantic.ValidationError.
+
+        Arguments are checked as the JSON the model sent, strictly: a number must be a finite
+        JSON number (not a bool, not a string such as "nan"), an integer has no fraction.
+        """
+        arguments = dict(arguments)
+        text = self._json_text(arguments)
+        # pydantic's JSON parser refuses lone surrogates (a file name from os.listdir() that
+        # the model copied), so the strict check reads U+FFFD in their place.
+        checked = _SURROGATES.sub("\ufffd", text)
+        instance = self.model.model_validate_json(checked, strict=True)
+        if checked != text:
+            # The handler gets the strings as sent.
+            instance = self.model.model_validate(arguments)
         return {
             name: getattr(instance, name)
             for name in type(instance).model_fields
             if not (name in self.defaults and getattr(instance, name) is None)
         }
+
+    def _json_text(self, arguments: dict[str, Any]) -> str:
+        """The arguments as JSON text; a value that is not JSON data is refused by name."""
+        for name, value in arguments.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise _invalid(self.model, name, value, "finite_number")
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError, RecursionError) as exc:
+                why = PydanticCustomError(
+                    "not_json", "Input should be JSON data ({why})", {"why": str(exc)}
+                )
+                raise _invalid(self.model, name, value, why) from None
+        return json.dumps(arguments, ensure_ascii=False)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _invalid(
+    model: type[BaseModel], name: str, value: Any, kind: str | PydanticCustomError
+) -> pydantic.ValidationError:
+    error: InitErrorDetails = {"type": kind, "loc": (name,), "input": value}
+    return pydantic.ValidationError.from_exception_data(model.__name__, [error])
+
+
+#: Bounds on what a tool call's arguments may hold; far beyond any real call.
+MAX_DEPTH = 64
+MAX_DIGITS = 100  # below Python's own int-string limit (640 at its lowest), so int() never fails
+
+
+class ArgumentsError(ValueError):
+    """A tool call's arguments cannot be used; the message is meant for the model."""
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    """The one way a tool call's argument text becomes a dict; raises ArgumentsError.
+
+    Empty text means no arguments. Refused: invalid JSON, anything but an object, duplicate
+    keys (one could hide an invalid value), NaN and infinities, integers over MAX_DIGITS
+    digits, nesting deeper than MAX_DEPTH.
+    """
+    if not isinstance(text, str):
+        raise ArgumentsError("The arguments must be JSON text.")
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+        )
+    except ArgumentsError:
+        raise
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:  # JSONDecodeError and its relatives
+        raise ArgumentsError(
+            f"The arguments are not valid JSON ({exc}). Send one JSON object whose keys are "
+            f"the parameter names."
+        ) from None
+    if not isinstance(value, dict):
+        raise ArgumentsError(
+            f"The arguments must be a JSON object whose keys are the parameter names, "
+            f"not {type(value).__name__ if value is not None else 'null'}."
+        )
+    if _depth_over(value, MAX_DEPTH):
+        raise _too_deep()
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ArgumentsError(
+                f"The arguments give the key {key!r} more than once; give it once."
+            )
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ArgumentsError(f"The arguments contain {name}, which is not a JSON number.")
+
+
+def _bounded_int(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise ArgumentsError(
+            f"The arguments contain a number with {digits} digits; at most {MAX_DIGITS} are "
+            f"allowed."
+        )
+    return int(literal)
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ArgumentsError(f"The arguments contain a number out of range: {literal[:40]}.")
+    return value
+
+
+def _too_deep() -> ArgumentsError:
+    return ArgumentsError(f"The arguments are nested more than {MAX_DEPTH} levels deep.")
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest deeper than `limit` (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def problems(exc: pydantic.ValidationError) -> str:
@@ -80,9 +215,42 @@ def function_docs(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
 
 
 def _pairs_to_dict(value: Any) -> Any:
-    if isinstance(value, list):
-        return {item["key"]: item["value"] for item in value if isinstance(item, dict)}
-    return value
+    """`[{key, value}, ...]` as a dict. Every pair must be well formed and every key unique,
+    so that nothing is dropped and no duplicate hides an invalid value."""
+    if not isinstance(value, list):
+        return value  # a dict from a Python caller, or a wrong type that pydantic reports
+    mapping: dict[str, Any] = {}
+    for i, item in enumerate(value):
+        if not (isinstance(item, dict) and item.keys() == {"key", "value"}):
+            raise ValueError(f"item {i} should be an object with exactly 'key' and 'value'")
+        if not isinstance(item["key"], str):
+            raise ValueError(f"item {i} should have a string 'key'")
+        if item["key"] in mapping:
+            raise ValueError(f"the key {item['key']!r} is given more than once")
+        mapping[item["key"]] = item["value"]
+    return mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class _PairsSchema:
+    """The JSON schema of `dict[str, V]` as `[{key, value}, ...]`. V's schema comes from the
+    same generator as the rest, so its definitions (an Enum, a dataclass) are kept."""
+
+    value: Any
+
+    def __get_pydantic_json_schema__(
+        self, _core: Any, handler: pydantic.GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        # Through a list, so that V's own metadata (a nested mapping's schema) applies.
+        values: Any = list[self.value]  # type: ignore[name-defined]
+        value_schema = handler(pydantic.TypeAdapter(values).core_schema)["items"]
+        item = {
+            "type": "object",
+            "properties": {"key": {"type": "string"}, "value": value_schema},
+            "required": ["key", "value"],
+            "additionalProperties": False,
+        }
+        return {"type": "array", "items": item, "description": "Key/value pairs of a mapping."}
 
 
 def _strict_friendly(annotation: Any) -> Any:
@@ -93,21 +261,8 @@ def _strict_friendly(annotation: Any) -> Any:
         return Annotated[(_strict_friendly(args[0]), *annotation.__metadata__)]
     if origin in (dict, Mapping) and args and args[0] is str:
         value: Any = _strict_friendly(args[1])
-        item_model = pydantic.create_model(
-            "KeyValue",
-            __config__=ConfigDict(extra="forbid"),
-            key=(str, ...),
-            value=(value, ...),
-        )
-        schema = openai.pydantic_function_tool(item_model)["function"].get("parameters", {})
-        schema.pop("title", None)
-        pairs_schema = {
-            "type": "array",
-            "items": schema,
-            "description": "Key/value pairs of a mapping.",
-        }
         mapping: Any = dict[str, value]
-        return Annotated[mapping, BeforeValidator(_pairs_to_dict), WithJsonSchema(pairs_schema)]
+        return Annotated[mapping, BeforeValidator(_pairs_to_dict), _PairsSchema(value)]
     if origin in (list, Sequence, tuple, set, frozenset) and args:
         inner: Any = tuple(_strict_friendly(a) for a in args)
         return list[inner[0]] if origin in (list, Sequence) else origin[inner]
