@@ -2,57 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from ._errors import InvalidOptionsError
-from ._messages import ToolCall
 from ._schema import problems
 
 if TYPE_CHECKING:
-    from ._actions import Action
     from ._loop import Home
     from ._run import Run
 
 logger = logging.getLogger("copilot_widget")
-
-Verdict = Literal["approve", "reject"]
-
-
-class Approval:
-    """One pending decision. Lives on the engine's loop, like the run that waits for it."""
-
-    def __init__(
-        self, call: ToolCall, action: Action, arguments: dict[str, Any], run_id: str, thread_id: str
-    ) -> None:
-        self.call, self.action, self.arguments = call, action, arguments
-        self.run_id, self.thread_id = run_id, thread_id
-        self.future: asyncio.Future[tuple[Verdict, Any]] = (
-            asyncio.get_running_loop().create_future()
-        )
-
-    def decide(self, verdict: Verdict, value: Any, edited: dict[str, Any] | None = None) -> bool:
-        """Record the decision, once: False if one was already taken (a replay, a second click
-        from another view, or the approval expired)."""
-        if self.future.done():
-            return False
-        if edited is not None:
-            self.call["arguments"] = json.dumps(edited)  # what runs is what is recorded
-        self.future.set_result((verdict, value))
-        return True
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "tool_call_id": self.call["id"],
-            "run_id": self.run_id,
-            "thread_id": self.thread_id,
-            "action": self.action.name,
-            "arguments": json.loads(self.call["arguments"] or "{}"),
-        }
 
 
 class ApprovalAPI:

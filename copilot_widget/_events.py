@@ -87,7 +87,9 @@ class Events:
         try:
             from IPython import get_ipython
             from IPython.display import display
-
+        except ImportError:  # pragma: no cover - ipykernel brings IPython
+            return None
+        try:
             shell = get_ipython()
             kernel = getattr(shell, "kernel", None)
             if kernel is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import logging
 import threading
 import time
@@ -39,13 +38,14 @@ from ._run_events import (
     MessageCompleted,
     RunEnded,
     RunEvent,
+    RunSettings,
     StatusChanged,
 )
 from ._tools import ToolCalls
 
 if TYPE_CHECKING:
     from ._actions import Action
-    from ._approvals import Approval
+    from ._tools import Approval
 
 logger = logging.getLogger("copilot_widget")
 
@@ -57,17 +57,6 @@ RunStatus = Literal[
 DELTA_INTERVAL = 0.03
 #: Seconds between two saves of the streaming draft (what a killed kernel can lose at most).
 SAVE_INTERVAL = 0.5
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSettings:
-    model: str
-    max_steps: int
-    approval_timeout: float | None
-    action_buttons: bool
-    button_follow_up: bool
-    base_url: str
-    secrets: tuple[str, ...] = ()
 
 
 class Run:
@@ -93,7 +82,14 @@ class Run:
         self._client, self._settings = client, settings
         self._history, self._system_prompt, self._emit = history, system_prompt, emit
         self._clicked = clicked  # an action the user ran: one tool call, no LLM turn first
-        self._tools = ToolCalls(self, actions, emit)
+        self._tools = ToolCalls(
+            settings,
+            run_id=self.id,
+            thread_id=thread_id,
+            actions=actions,
+            emit=emit,
+            paused=self._pause,
+        )
         self._task: asyncio.Task[Message | None] | None = None
         self._done: concurrent.futures.Future[Message | None] = concurrent.futures.Future()
         #: Set while the run waits for the user (an approval) and once it has ended.
@@ -196,7 +192,8 @@ class Run:
     def _ended(self, task: asyncio.Task[Message | None]) -> None:
         if task.cancelled():  # cancelled before it started: nothing was written
             self.status = "cancelled"
-        self._emit(RunEnded(self, self.error))
+        message = self.message
+        self._emit(RunEnded(self.id, self.status, message["id"] if message else None, self.error))
         self._done.set_result(self.message)
         self._settled.set()
 
@@ -354,10 +351,11 @@ class Run:
         finish_interrupted(message, reason)
         self._end_message(message, reason)
 
-    def status_changed(self, status: Literal["working", "requires_action"]) -> None:
-        self.status = "requires_action" if status == "requires_action" else "in_progress"
-        if status == "requires_action":
+    def _pause(self, paused: bool) -> None:
+        """The run waits for the user (an approval), or goes on."""
+        self.status = "requires_action" if paused else "in_progress"
+        if paused:
             self._settled.set()
         else:
             self._settled.clear()
-        self._emit(StatusChanged(status))
+        self._emit(StatusChanged("requires_action" if paused else "working"))

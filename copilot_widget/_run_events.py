@@ -1,16 +1,24 @@
-"""What a run tells the world: typed events, turned into synced state and copilotjs events by
-the widget (the run never touches the widget)."""
+"""What a run is given (its settings) and what it tells the world: typed events, turned into
+synced state and copilotjs events by the widget (the run never touches the widget)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ._errors import CopilotError
 from ._messages import Message
 
-if TYPE_CHECKING:
-    from ._run import Run
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    model: str
+    max_steps: int
+    approval_timeout: float | None
+    action_buttons: bool
+    button_follow_up: bool
+    base_url: str
+    secrets: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +67,11 @@ class ActionFailed:
 
 @dataclasses.dataclass(frozen=True)
 class RunEnded:
-    """The run ended with `run.status`; `error` when it failed."""
+    """The run ended with `status`; `message_id` is its last answer; `error` when it failed."""
 
-    run: Run
+    run_id: str
+    status: str
+    message_id: str | None
     error: CopilotError | None
 
 

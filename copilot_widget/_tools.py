@@ -10,25 +10,58 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 
 from . import _buttons as buttons
-from ._approvals import Approval
 from ._messages import Message, ToolCall
-from ._run_events import ActionFailed, DraftChanged, RunEvent
+from ._run_events import ActionFailed, DraftChanged, RunEvent, RunSettings
 from ._schema import ArgumentsError, parse_arguments, problems
 from ._serialize import to_json
 
 if TYPE_CHECKING:
     from ._actions import Action
-    from ._run import Run
 
 logger = logging.getLogger("copilot_widget")
+Verdict = Literal["approve", "reject"]
+
+
+class Approval:
+    """A tool call of a `confirm=True` action waiting for the user's decision; it lives on the
+    engine's loop, like the run that waits for it."""
+
+    def __init__(
+        self, call: ToolCall, action: Action, arguments: dict[str, Any], run_id: str, thread_id: str
+    ) -> None:
+        self.call, self.action, self.arguments = call, action, arguments
+        self.run_id, self.thread_id = run_id, thread_id
+        self.future: asyncio.Future[tuple[Verdict, Any]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def decide(self, verdict: Verdict, value: Any, edited: dict[str, Any] | None = None) -> bool:
+        """Record the decision, once: False if one was already taken (a replay, a second click
+        from another view, or the approval expired)."""
+        if self.future.done():
+            return False
+        if edited is not None:
+            self.call["arguments"] = json.dumps(edited)  # what runs is what is recorded
+        self.future.set_result((verdict, value))
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "tool_call_id": self.call["id"],
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "action": self.action.name,
+            "arguments": json.loads(self.call["arguments"] or "{}"),
+        }
 
 
 class ActionExit(Exception):
@@ -41,18 +74,23 @@ class ToolCalls:
 
     def __init__(
         self,
-        run: Run,
+        settings: RunSettings,
+        *,
+        run_id: str,
+        thread_id: str,
         actions: Callable[[], Mapping[str, Action]],
         emit: Callable[[RunEvent], None],
+        paused: Callable[[bool], None],
     ) -> None:
-        self._run, self._actions, self._emit = run, actions, emit
+        self._settings, self._run_id, self._thread_id = settings, run_id, thread_id
+        self._actions, self._emit, self._paused = actions, emit, paused
         self.approvals: dict[str, Approval] = {}
         self._message: Message | None = None
 
     def definitions(self) -> list[dict[str, Any]]:
         """The tools offered to the model for the next step."""
         tools = [action.tool() for action in self._actions().values() if action.offered]
-        if self._run._settings.action_buttons and tools:
+        if self._settings.action_buttons and tools:
             tools.append(buttons.TOOL)
         return tools
 
@@ -65,7 +103,7 @@ class ToolCalls:
 
     async def _run_one(self, call: ToolCall, *, clicked: bool) -> None:
         actions = self._actions()
-        if call["name"] == buttons.TOOL_NAME and self._run._settings.action_buttons:
+        if call["name"] == buttons.TOOL_NAME and self._settings.action_buttons:
             self._offer_buttons(call, actions)
             return
         action = actions.get(call["name"])
@@ -125,21 +163,20 @@ class ToolCalls:
     ) -> dict[str, Any] | None:
         """Pause until the user approves (the arguments to run with) or rejects (None). Only
         `Copilot.approve` resolves an approval, and only for a call pending in this run."""
-        run = self._run
-        approval = Approval(call, action, arguments, run.id, run.thread_id)
+        approval = Approval(call, action, arguments, self._run_id, self._thread_id)
         self.approvals[call["id"]] = approval
         self._set(call, status="requires_action")
-        run.status_changed("requires_action")
+        self._paused(True)
         try:
             verdict, value = await asyncio.wait_for(
-                asyncio.shield(approval.future), run._settings.approval_timeout
+                asyncio.shield(approval.future), self._settings.approval_timeout
             )
         except TimeoutError:
             approval.decide("reject", "no decision in time (the approval expired)")
             verdict, value = approval.future.result()
         finally:
             self.approvals.pop(call["id"], None)
-        run.status_changed("working")
+        self._paused(False)
         if verdict == "approve":
             return dict(value)
         reason = str(value).strip()

@@ -34,7 +34,7 @@ from ._frontend import FrontEndAPI
 from ._loop import Home, running_loop
 from ._messages import Message, ToolCall, new_id, new_message
 from ._options import CopilotOptions, check_options, check_str
-from ._run import Run, RunSettings
+from ._run import Run
 from ._run_events import (
     ActionFailed,
     DraftChanged,
@@ -43,6 +43,7 @@ from ._run_events import (
     MessageCompleted,
     RunEnded,
     RunEvent,
+    RunSettings,
     StatusChanged,
 )
 from ._schema import problems
@@ -329,12 +330,12 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
                  "tool_call_id": event.tool_call_id},
             )  # fmt: skip
         elif isinstance(event, RunEnded):
-            self._run_ended(event.run, event.error)
+            self._run_ended(event)
 
-    def _run_ended(self, run: Run, error: CopilotError | None) -> None:
+    def _run_ended(self, event: RunEnded) -> None:
         self._to_front_end({"kind": "draft", "message": None})
-        message = run.message
-        self._undo.run_ended(message["id"] if message else None, run.status == "completed")
+        self._undo.run_ended(event.message_id, event.status == "completed")
+        error = event.error
         self._set_status("idle")
         if error is not None:
             self._report_error(error)
