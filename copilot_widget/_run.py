@@ -125,9 +125,20 @@ class Run:
             await asyncio.sleep(0.01)
 
     def cancel(self) -> None:
-        """Stop the run (on the engine's loop): the partial message is kept as incomplete."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        """Stop the run: the partial message is kept as incomplete. From any thread (the
+        task is cancelled on its own loop)."""
+        task = self._task
+        if task is None or task.done():
+            return
+        loop = task.get_loop()
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            task.cancel()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
 
     def __await__(self) -> Generator[Any, None, Message | None]:
         return self._result().__await__()

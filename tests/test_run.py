@@ -398,7 +398,7 @@ async def test_cancel_mid_stream_keeps_the_partial_message(scripted: Any) -> Non
 
 async def test_cancel_mid_action_gives_the_call_a_cancelled_result(scripted: Any) -> None:
     copilot, server = scripted([tool_calls(call("wait", {}), call("after", {})), text("ok")])
-    started = asyncio.Event()
+    started = threading.Event()  # set on the engine's loop, waited for on the test's
     ran_after: list[bool] = []
 
     @copilot.action
@@ -411,7 +411,7 @@ async def test_cancel_mid_action_gives_the_call_a_cancelled_result(scripted: Any
         ran_after.append(True)
 
     run = copilot.send("x")
-    await asyncio.wait_for(started.wait(), 5)
+    assert await asyncio.to_thread(started.wait, 5)
     run.cancel()
     await run
     assert run.status == "cancelled"
