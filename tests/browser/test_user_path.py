@@ -141,3 +141,14 @@ def test_chat_and_cells_take_turns_in_one_conversation(
         # Back to the chat.
         questions += 1
         ask_about(page, questions, str(n % 2 + 2))
+
+    # The quickstart's event callback runs when the chat asks, outside any cell: what it
+    # prints appears under the cell that registered it, once per completed message.
+    registering = page.locator(".jp-Notebook .jp-Cell").filter(
+        has_text='copilot.on("message.completed"'
+    )
+    printed_by_callback = registering.locator(".jp-OutputArea-output").filter(
+        has_text="completed: assistant"
+    )
+    expect(printed_by_callback.first).to_be_visible()
+    expect(printed_by_callback.first).to_contain_text("completed: user")
