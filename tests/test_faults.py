@@ -196,3 +196,47 @@ def test_opening_a_thread_another_kernel_is_answering_in_never_rewrites_its_mess
     assert [m["status"] for m in final] == ["completed"] * 3
     assert text_of(final[-1]) == "Finished."
     writer.close()
+
+
+def test_a_busy_store_never_holds_up_a_run(scripted: Any, tmp_path: Any) -> None:
+    """Another kernel holds the store's write lock: the answer still arrives, and is saved
+    once the lock is released."""
+    import sqlite3
+
+    path = tmp_path / "threads.sqlite3"
+    copilot, _ = scripted([text("first"), text("second")], store=path)
+    assert copilot.send("one").status == "completed"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another kernel in the middle of a write
+    try:
+        # Answered while the lock is held: the save waits in the background, not the run.
+        assert copilot.send("two").status == "completed"
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    thread_id = copilot.thread["id"]
+    copilot.close()  # finishes the queued writes
+    assert copilot.store_warning is None
+    stored = ThreadStore(path)
+    assert [text_of(m) for m in stored.messages(thread_id)] == ["one", "first", "two", "second"]
+    stored.close()
+
+
+def test_file_names_that_are_not_utf8_never_break_the_thread(scripted: Any, tmp_path: Any) -> None:
+    name = "caf\udce9.txt"  # what os.listdir() gives for a Latin-1 name on a UTF-8 system
+    copilot, server = scripted(
+        [tool_calls(call("files", {})), text("One file."), text("Still here.")],
+        store=tmp_path / "threads.sqlite3",
+    )
+
+    @copilot.action
+    def files() -> list[str]:
+        """List the files."""
+        return [name]
+
+    assert copilot.send(f"what about {name}?").status == "completed"
+    assert copilot.send("and now?").status == "completed"
+    assert copilot.store_warning is None and copilot.error is None
+    last = server.requests[-1]["messages"]
+    assert json.dumps(last, ensure_ascii=False).encode("utf-8")
+    assert "caf" in copilot.messages[0]["content"][0]["text"]["value"]
