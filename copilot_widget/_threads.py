@@ -8,11 +8,13 @@ user is lost) and says so once.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import logging
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -23,6 +25,17 @@ logger = logging.getLogger("copilot_widget")
 T = TypeVar("T")
 Scope = tuple[str, str, str]
 Write = Callable[[ThreadStore], Any]
+
+#: Every open store of this process: a read waits for the writes of all copilots on the same
+#: file (read your writes, as a new copilot in the same kernel expects), and at exit the
+#: queued writes are finished, so a script that ends right after `send` loses nothing.
+_OPEN: weakref.WeakSet[Threads] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_writes() -> None:
+    for threads in list(_OPEN):
+        threads.close()
 
 
 class Threads:
@@ -49,6 +62,8 @@ class Threads:
         except StoreError as exc:  # nothing to move yet: start in memory
             self.store = ThreadStore(MEMORY)
             self._warn(exc)
+        self._closed = False
+        _OPEN.add(self)
 
     @property
     def path(self) -> str:
@@ -75,6 +90,10 @@ class Threads:
 
     def _read(self, operation: Callable[[ThreadStore], T], default: T) -> T:
         self._queue.join()
+        if self.store.path != MEMORY:
+            for other in list(_OPEN):
+                if other is not self and other.store.path == self.store.path:
+                    other._queue.join()
         try:
             return operation(self.store)
         except StoreError as exc:
@@ -101,6 +120,9 @@ class Threads:
         self._write(lambda store: store.delete_message(message_id))
 
     def _write(self, operation: Write) -> None:
+        if self._closed:
+            logger.debug("A write after the store was closed was dropped")
+            return
         if self._writer is None:
             self._writer = threading.Thread(target=self._drain, name="copilot-store", daemon=True)
             self._writer.start()
@@ -145,6 +167,8 @@ class Threads:
 
     def close(self) -> None:
         """Finish the queued writes, then release the store."""
+        self._closed = True
+        _OPEN.discard(self)
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join(timeout=30)

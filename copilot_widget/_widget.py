@@ -7,6 +7,7 @@ its work to that loop, whichever thread or loop calls it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -386,23 +387,20 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
 
     # -- closing ------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop the run, save what is pending, release the store, the client and the loop."""
+        """Stop the run, save what is pending, release the store, the client and the loop.
+        Safe from any thread and at interpreter exit (it never waits on the loop for long)."""
         if getattr(self, "_closed", True):
             super().close()
             return
-        try:
-            self.cancel()
-            self._home.call(self._release)
-        except CopilotError:
-            pass  # the loop is gone already (the kernel is shutting down)
-        finally:
-            self._closed = True
-            self._home.close()
-            super().close()
-
-    def _release(self) -> None:
-        self._closed = True
+        self._closed = True  # no new run starts from here on
+        run = self._run
+        if run is not None and not run.done():
+            run.cancel()
+            if not self._home.here():
+                run._settled.wait(5)  # its partial answer is saved
         self._threads.close()
-        if self._own_client and self._client is not None:
+        if self._own_client and self._client is not None and self._home.loop.is_running():
             client, self._client = self._client, None
-            self._home.loop.create_task(client.close())  # the loop runs it before it stops
+            asyncio.run_coroutine_threadsafe(client.close(), self._home.loop)
+        self._home.close()
+        super().close()
