@@ -36,31 +36,25 @@ class Events:
     `on_callback_error`, and never stops the others or the run that emitted the event."""
 
     def __init__(self, on_callback_error: Callable[[str, BaseException], None]) -> None:
-        self._callbacks: dict[str, list[Callback]] = {t: [] for t in EVENT_TYPES}
+        # Each callback with the output area it prints into (None outside a notebook).
+        self._callbacks: dict[str, list[tuple[Callback, Any]]] = {t: [] for t in EVENT_TYPES}
         self._on_callback_error = on_callback_error
-        self._outputs: dict[int, Any] = {}  # callback -> the cell output it prints into
-        self._cells: dict[str, Any] = {}  # cell (request id) -> its output area
+        self._cells: dict[str, Any] = {}  # cell (its request id) -> its output area
 
     def on(self, type: str, callback: Callback) -> None:
         self._check(type)
         if not callable(callback):
             raise InvalidOptionsError(f"on({type!r}, ...) needs a callable, got {callback!r}.")
-        self._callbacks[type].append(callback)
-        output = self._cell_output()
-        if output is not None:
-            self._outputs[id(callback)] = output
+        self._callbacks[type].append((callback, self._cell_output()))
 
     def off(self, type: str, callback: Callback | None = None) -> None:
         self._check(type)
-        if callback is None:
-            self._callbacks[type].clear()
-        elif callback in self._callbacks[type]:
-            self._callbacks[type].remove(callback)
+        registered = self._callbacks[type]
+        registered[:] = [] if callback is None else [(c, o) for c, o in registered if c != callback]
 
     def emit(self, type: EventType, data: dict[str, Any]) -> None:
         event = {"type": type, "data": data}
-        for callback in list(self._callbacks[type]):
-            output = self._outputs.get(id(callback))
+        for callback, output in list(self._callbacks[type]):
             out, err = io.StringIO(), io.StringIO()
             try:
                 if output is None:

@@ -71,6 +71,18 @@ class FrontEndAPI:
         _events: Events
         is_ready: bool
         comm: Any
+        keys: list[str]
+
+        def send_state(self, key: list[str]) -> None: ...
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """The page is a view: it asks with requests and never writes the synced state (the
+        thread, its messages and their buttons, the status...). A write, from a stale or a
+        hostile page, is refused, and the page gets the kernel's values back."""
+        names = [name for name in sync_data if name in self.keys]
+        logger.warning("Refused a write to %s from the page", ", ".join(map(repr, sync_data)))
+        if names:
+            self.send_state(names)
 
     def _on_front_end_message(self, _: Any, content: Any, buffers: Any) -> None:
         # Comm messages may arrive on any kernel thread: the request runs on the engine's loop.
@@ -79,7 +91,6 @@ class FrontEndAPI:
     def _view_ready(self) -> None:
         run = self._run
         if run is not None and not run.done():
-            run.flush()
             self._to_front_end({"kind": "draft", "message": run.draft_snapshot()})
         else:
             self._to_front_end({"kind": "draft", "message": None})

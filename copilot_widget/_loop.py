@@ -76,10 +76,6 @@ class Home:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    @property
-    def is_private(self) -> bool:
-        return self._private is not None
-
     def here(self) -> bool:
         """True when the caller runs on the home loop (no hand-over needed)."""
         return running_loop() is self.loop

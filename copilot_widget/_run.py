@@ -115,10 +115,6 @@ class Run:
     def done(self) -> bool:
         return self._done.done()
 
-    def is_settled(self) -> bool:
-        """True while the run waits for the user (an approval), and once it has ended."""
-        return self._settled.is_set()
-
     async def settled(self) -> None:
         """Wait (from any loop) until the run ends or waits for the user."""
         while not self._settled.is_set():  # noqa: ASYNC110 - a thread-safe event, awaited from any loop
@@ -128,25 +124,20 @@ class Run:
         """Stop the run: the partial message is kept as incomplete. From any thread (the
         task is cancelled on its own loop)."""
         task = self._task
-        if task is None or task.done():
-            return
-        loop = task.get_loop()
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            task.cancel()
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
+        if task is not None and not task.done() and not task.get_loop().is_closed():
+            task.get_loop().call_soon_threadsafe(task.cancel)
 
     def __await__(self) -> Generator[Any, None, Message | None]:
         return self._result().__await__()
 
     async def _result(self) -> Message | None:
         if self._task is not None and asyncio.get_running_loop() is self._task.get_loop():
-            return await self._task
-        return await asyncio.wrap_future(self._done)
+            return await self._task  # cancelling the awaiter cancels the task
+        try:
+            return await asyncio.shield(asyncio.wrap_future(self._done))
+        except asyncio.CancelledError:  # e.g. a timeout around the await: the run stops too
+            self.cancel()
+            raise
 
     def __repr__(self) -> str:
         return f"<Run {self.id} status={self.status!r} messages={len(self.messages)}>"
@@ -205,7 +196,7 @@ class Run:
             self.status = "cancelled"
         message = self.message
         self._emit(RunEnded(self.id, self.status, message["id"] if message else None, self.error))
-        self._done.set_result(self.message)
+        self._done.set_result(message)
         self._settled.set()
 
     async def _step(self) -> Message:
@@ -315,16 +306,16 @@ class Run:
     def _flush(self) -> None:
         """Send the text and arguments gathered since the last delta, as one event."""
         self._cancel_flush()
-        if self._draft is None or not (self._pending_text or self._pending_calls):
+        draft = self._draft
+        if draft is None or not (self._pending_text or self._pending_calls):
             return
-        self._emit(
-            DraftDelta(self._draft["id"], "".join(self._pending_text), list(self._pending_calls))
-        )
+        self._emit(DraftDelta(draft["id"], "".join(self._pending_text), list(self._pending_calls)))
         self._pending_text.clear()
         self._pending_calls.clear()
         if time.monotonic() - self._saved_at >= SAVE_INTERVAL:
             self._saved_at = time.monotonic()
-            self._emit(DraftCheckpoint(self.draft_snapshot()))  # type: ignore[arg-type]
+            draft["content"][0]["text"]["value"] = "".join(self._text)
+            self._emit(DraftCheckpoint(draft))
 
     def _cancel_flush(self) -> None:
         if self._flush_handle is not None:
@@ -332,13 +323,12 @@ class Run:
             self._flush_handle = None
 
     def draft_snapshot(self) -> Message | None:
-        """The draft as it stands (for a view that just connected); on the engine's loop."""
+        """The draft as it stands, after the deltas sent so far (for a view that just
+        connected); on the engine's loop."""
+        self._flush()
         if self._draft is not None:
             self._draft["content"][0]["text"]["value"] = "".join(self._text)
         return self._draft
-
-    def flush(self) -> None:
-        self._flush()
 
     # -- endings ------------------------------------------------------------------------
     def _end_message(self, message: Message, reason: IncompleteReason | None) -> None:

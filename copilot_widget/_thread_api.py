@@ -33,6 +33,7 @@ class ThreadAPI:
         _events: Events
         _run: Run | None
         _undo: UndoTracker
+        _others: list[dict[str, Any]]  # the scope's other threads, as last read
 
         def hold_sync(self) -> Any: ...
         def _to_front_end(self, payload: dict[str, Any]) -> None: ...
@@ -158,7 +159,7 @@ class ThreadAPI:
             self._others = [
                 dict(t) for t in self._threads.in_scope() if t["id"] != self.thread["id"]
             ]
-        threads = [dict(self.thread), *getattr(self, "_others", [])]
+        threads = [dict(self.thread), *self._others]
         if threads != self.threads:
             self.threads = threads
             self._events.emit("threads.changed", {"threads": list(threads)})

@@ -68,6 +68,9 @@ class ActionExit(Exception):
     """A handler raised a `BaseException` such as `SystemExit`: it fails the call, never the
     kernel."""
 
+    def __init__(self, raised: BaseException) -> None:
+        super().__init__(f"The action raised {type(raised).__name__}({raised})")
+
 
 class ToolCalls:
     """Runs the tool calls of one run's messages, one after the other."""
@@ -236,7 +239,7 @@ async def invoke(action: Action, args: tuple[Any, ...], kwargs: dict[str, Any]) 
             work = value
         return await asyncio.wait_for(work, action.timeout)
     except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-        raise ActionExit(f"The action raised {type(exc).__name__}({exc})") from exc
+        raise ActionExit(exc) from exc
 
 
 async def in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -254,9 +257,7 @@ async def in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
         elif isinstance(outcome, Exception):
             future.set_exception(outcome)
         else:  # SystemExit and the like must not reach the loop as themselves
-            future.set_exception(
-                ActionExit(f"The action raised {type(outcome).__name__}({outcome})")
-            )
+            future.set_exception(ActionExit(outcome))
 
     def work() -> None:
         try:

@@ -232,9 +232,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         event loop, it returns once the run has ended."""
         run = self._home.call(self._cancel)
         if run is not None and running_loop() is None:
-            while not run._settled.wait(0.05):  # set when the run ends
-                pass
-            self._home.call(lambda: None)  # the end's events have been handled
+            self._wait(run)
 
     def _cancel(self) -> Run | None:
         run = self._run
@@ -265,7 +263,6 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
 
     def _start(self, clicked: ToolCall | None = None) -> Run:
         assert self._client is not None
-        api_key = self._client.api_key
         settings = RunSettings(
             model=self.model,
             max_steps=self.max_steps,
@@ -273,7 +270,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             action_buttons=self.action_buttons,
             button_follow_up=self.button_follow_up,
             base_url=str(self._client.base_url),
-            secrets=(api_key,) if api_key and api_key != "unused" else (),
+            secrets=(self._client.api_key,),
         )
         run = Run(
             self._client,
@@ -298,13 +295,17 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         if running_loop() is not None:
             return run
         try:
-            while not run._settled.wait(0.05):  # short waits: Ctrl-C is seen at once
-                pass
+            self._wait(run)
         except KeyboardInterrupt:
             self.cancel()
             raise
-        self._home.call(lambda: None)  # the events of the pause or the end have been handled
         return run
+
+    def _wait(self, run: Run) -> None:
+        """Block until the run ends or waits for the user, and its events are handled."""
+        while not run._settled.wait(0.05):  # short waits: Ctrl-C is seen at once
+            pass
+        self._home.call(lambda: None)
 
     # -- what a run tells -----------------------------------------------------------------
     def _on_run_event(self, event: RunEvent) -> None:
@@ -396,11 +397,17 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         run = self._run
         if run is not None and not run.done():
             run.cancel()
-            if not self._home.here():
-                run._settled.wait(5)  # its partial answer is saved
+            if self._home.here():  # the run ends on this loop, after this call: then release
+                run._done.add_done_callback(lambda _: self._home.post(self._release))
+                super().close()
+                return
+            run._settled.wait(5)  # its partial answer is saved
+        self._release()
+        super().close()
+
+    def _release(self) -> None:
         self._threads.close()
         if self._own_client and self._client is not None and self._home.loop.is_running():
             client, self._client = self._client, None
             asyncio.run_coroutine_threadsafe(client.close(), self._home.loop)
         self._home.close()
-        super().close()

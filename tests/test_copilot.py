@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import openai
@@ -190,6 +191,22 @@ def test_status_and_messages_events_in_order(scripted: Any) -> None:
     assert events[2][1] == {"old_status": "idle", "new_status": "working"}
     assert events[5][1] == {"old_status": "working", "new_status": "idle"}
     assert len(events[4][1]["messages"]) == 2
+
+
+async def test_a_reply_sent_faster_than_it_is_read_still_streams_in_deltas(
+    scripted: Any,
+) -> None:
+    """With no pause between chunks the client reads from full buffers and seldom yields to
+    the loop: deltas still go out every few tens of milliseconds, not all at the end."""
+    pieces = [f"w{i} " for i in range(20_000)]
+    copilot, _ = scripted([text(*pieces)])
+    wire = Wire(copilot)
+    started = time.monotonic()
+    await copilot.send("stream")
+    took = time.monotonic() - started
+    deltas = wire.custom("delta")
+    assert "".join(d.get("text", "") for d in deltas) == "".join(pieces)
+    assert len(deltas) >= min(10, took / 0.03 / 4), (len(deltas), took)
 
 
 async def test_tokens_travel_as_batched_deltas_not_message_resyncs(scripted: Any) -> None:
