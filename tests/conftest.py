@@ -23,16 +23,29 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Pat
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[..., tuple[Copilot, ScriptedServer]]]:
-    """`copilot, server = scripted([replies...], **copilot_options)`."""
+def serve() -> Iterator[Callable[[Any], ScriptedServer]]:
+    """`server = serve([replies...])`: a scripted server, stopped after the test."""
     servers: list[ScriptedServer] = []
 
-    def make(script: Any, **options: Any) -> tuple[Copilot, ScriptedServer]:
+    def start(script: Any) -> ScriptedServer:
         server = ScriptedServer(script).start()
         servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def scripted(
+    serve: Callable[[Any], ScriptedServer],
+) -> Callable[..., tuple[Copilot, ScriptedServer]]:
+    """`copilot, server = scripted([replies...], **copilot_options)`."""
+
+    def make(script: Any, **options: Any) -> tuple[Copilot, ScriptedServer]:
+        server = serve(script)
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
         return Copilot(client=client, **options), server
 
-    yield make
-    for server in servers:
-        server.stop()
+    return make

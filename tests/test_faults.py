@@ -7,7 +7,6 @@ import asyncio
 import json
 import sys
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -17,12 +16,7 @@ from copilot_widget._messages import text_of
 from copilot_widget._store import ThreadStore
 from copilot_widget.testing import call, text, tool_calls
 
-
-def wait_until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition was not met in time"
-        time.sleep(0.01)
+from waiting import wait_until
 
 
 def in_progress(path: Any, thread_id: str) -> bool:

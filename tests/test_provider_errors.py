@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -42,21 +41,6 @@ from copilot_widget.testing import (
 )
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Hi"}]
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """`server = serve([replies...])`, stopped after the test."""
-    servers: list[ScriptedServer] = []
-
-    def start(script: Any) -> ScriptedServer:
-        server = ScriptedServer(script).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def fail(serve: Any, reply: Reply, **options: Any) -> tuple[Copilot, ScriptedServer]:

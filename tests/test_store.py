@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import multiprocessing
@@ -25,25 +24,10 @@ from copilot_widget._messages import new_message, new_thread, text_of
 from copilot_widget._store import SCHEMA_VERSION, StoreError, ThreadStore, _v1, default_path
 from copilot_widget.testing import ScriptedServer, call, cut, text, tool_calls
 
+from fds import open_fds
+from waiting import wait_until, wait_until_async
+
 SCOPE = ("app", "ada", "")
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> None:
-    """Poll `condition` until it is true; fail the test if the deadline passes first."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what or condition}"
-        time.sleep(0.02)
-
-
-async def wait_until_async(
-    condition: Callable[[], Any], timeout: float = 30, what: str = ""
-) -> None:
-    """`wait_until` for a test running on the event loop (the loop keeps running meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what or condition}"
-        await asyncio.sleep(0.02)
 
 
 def stored(path: pathlib.Path | str, thread_id: str) -> list[Any]:
@@ -273,7 +257,7 @@ async def test_cancel_keeps_the_partial_message_in_the_store(
     # Cancel once the stream is under way: two words of the answer have been saved.
     await wait_until_async(
         lambda: any("word word" in text_of(m) for m in stored(path, thread_id)),
-        what="the partial answer in the store",
+        message="the partial answer in the store",
     )
     assert not run.done()
     run.cancel()
@@ -297,7 +281,7 @@ def test_provider_error_keeps_the_partial_message_in_the_store(
     wait_until(
         lambda: [m["status"] for m in stored(path, thread_id)] == ["completed", "incomplete"],
         timeout=10,
-        what="the failed answer saved as incomplete",
+        message="the failed answer saved as incomplete",
     )
     saved = stored(path, thread_id)
     assert text_of(saved[-1]) == "half an answer"
@@ -330,7 +314,7 @@ def test_a_process_killed_mid_stream_leaves_the_partial_message(tmp_path: pathli
             return any("w20 " in row[0] for row in rows)
 
         try:
-            wait_until(streamed_far_enough, what="20 streamed words in the store")
+            wait_until(streamed_far_enough, message="20 streamed words in the store")
             assert process.poll() is None  # still streaming: the kill cuts the run
         finally:
             process.kill()
@@ -381,17 +365,6 @@ def damage(path: pathlib.Path, problem: str) -> None:
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
         last = db.execute("SELECT max(seq) FROM messages").fetchone()[0]
         db.execute("UPDATE messages SET body = ? WHERE seq = ?", (bodies[problem], last))
-
-
-def open_fds(path: pathlib.Path) -> list[str]:
-    """The files of this process open on `path` or its -wal / -shm files."""
-    names = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            names.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            continue
-    return [name for name in names if name.startswith(str(path))]
 
 
 def read_everything(store: ThreadStore) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -31,18 +31,9 @@ Start = Callable[..., ScriptedServer]
 
 
 @pytest.fixture
-def start() -> Iterator[Start]:
-    """Start ScriptedServers for a test and stop them all afterwards."""
-    servers: list[ScriptedServer] = []
-
-    def _start(script: Any) -> ScriptedServer:
-        server = ScriptedServer(script).start()
-        servers.append(server)
-        return server
-
-    yield _start
-    for server in servers:
-        server.stop()
+def start(serve: Start) -> Start:
+    """Start ScriptedServers for a test (conftest's `serve`: stopped afterwards)."""
+    return serve
 
 
 _clients: list[openai.AsyncOpenAI] = []
