@@ -15,6 +15,7 @@ import pytest
 
 from copilot_widget import Copilot, RunInProgressError
 from copilot_widget._messages import text_of
+from copilot_widget._store import ThreadStore
 from copilot_widget.testing import call, text, tool_calls
 
 from fds import open_fds
@@ -240,3 +241,33 @@ def test_the_page_cannot_write_the_synced_state(scripted: Any, tmp_path: Any) ->
     assert ran == []
     assert other.select_thread(other.thread["id"])["title"] == "their secret"
     assert [text_of(m) for m in other.messages] == ["their secret", "theirs"]
+
+
+def test_close_on_the_engine_loop_mid_run_saves_the_answer_then_releases(
+    scripted: Any, tmp_path: Any
+) -> None:
+    """A frontend action (it runs on the copilot's own loop, as cells do in a notebook)
+    closes the copilot: the run stops, its partial answer is saved, then the store is
+    released."""
+    path = tmp_path / "threads.sqlite3"
+    copilot, _ = scripted([tool_calls(call("leave", {})), text("never")], store=path)
+
+    @copilot.action(kind="frontend")
+    def leave() -> str:
+        """Close the chat."""
+        copilot.close()
+        return "closing"
+
+    copilot.send("bye")
+    thread_id = copilot.thread["id"]
+    wait_until(lambda: open_fds(path) == [])
+    stored = ThreadStore(path)
+    saved = stored.messages(thread_id)
+    stored.close()
+    assert [(m["role"], m["status"]) for m in saved] == [
+        ("user", "completed"),
+        ("assistant", "completed"),  # the step that called `leave`
+        ("assistant", "incomplete"),  # the next one, stopped by close()
+    ]
+    assert saved[1]["tool_calls"][0]["result"] == '"closing"'
+    assert saved[-1]["incomplete_details"] == {"reason": "run_cancelled"}
