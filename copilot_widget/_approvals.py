@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from ._errors import InvalidOptionsError
-from ._schema import problems
+from ._errors import InvalidOptionsError, quote
+from ._messages import MAX_REASON_CHARS
+from ._options import check_str
+from ._schema import ArgumentsError, parse_arguments, problems
 
 if TYPE_CHECKING:
     from ._loop import Home
@@ -43,8 +46,7 @@ class ApprovalAPI:
 
     def reject(self, tool_call_id: str, reason: str = "") -> None:
         """Decline a pending action: the model is told (with the reason) and goes on."""
-        if not isinstance(reason, str):
-            raise InvalidOptionsError("reject(): reason must be a string.")
+        check_str("reject(): reason", reason, max_chars=MAX_REASON_CHARS)
         self._settle(self._home.call(self._decide, "reject", tool_call_id, reason))
 
     def _decide(self, verdict: str, tool_call_id: Any, value: Any) -> Run:
@@ -53,10 +55,12 @@ class ApprovalAPI:
         approval = pending.get(tool_call_id) if isinstance(tool_call_id, str) else None
         if run is None or approval is None or approval.thread_id != self.thread.get("id"):
             # Unknown, already decided, or another thread's: never acted on.
-            logger.warning("Refused to %s tool call %r: no pending approval", verdict, tool_call_id)
+            logger.warning(
+                "Refused to %s tool call %s: no pending approval", verdict, quote(tool_call_id)
+            )
             raise InvalidOptionsError(
-                f"Cannot {verdict} {tool_call_id!r}: it is not a tool call waiting for approval "
-                f"in this thread (unknown, already decided, or from another thread)."
+                f"Cannot {verdict} {quote(tool_call_id)}: it is not a tool call waiting for "
+                f"approval in this thread (unknown, already decided, or from another thread)."
             )
         if verdict == "approve":
             edited = value
@@ -65,7 +69,12 @@ class ApprovalAPI:
                 if not isinstance(edited, dict):
                     raise InvalidOptionsError("approve(): arguments must be a dict.")
                 try:
+                    parse_arguments(json.dumps(edited))  # the bounds the model's calls have
                     value = approval.action.schema.validate(edited)
+                except ArgumentsError as exc:
+                    raise InvalidOptionsError(
+                        f"The edited arguments of {approval.action.name!r} are not valid: {exc}"
+                    ) from exc
                 except pydantic.ValidationError as exc:
                     raise InvalidOptionsError(
                         f"The edited arguments of {approval.action.name!r} are not valid: "
@@ -75,7 +84,9 @@ class ApprovalAPI:
         else:
             decided = approval.decide("reject", value)
         if not decided:
-            raise InvalidOptionsError(f"Cannot {verdict} {tool_call_id!r}: it was decided already.")
+            raise InvalidOptionsError(
+                f"Cannot {verdict} {quote(tool_call_id)}: it was decided already."
+            )
         run._settled.clear()  # the run goes on: a script waits for its next pause or its end
         self.error = None
         return run

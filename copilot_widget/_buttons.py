@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 import pydantic
 
 from ._actions import Action
+from ._errors import quote
 from ._messages import new_id
 from ._schema import problems
 
@@ -86,8 +87,9 @@ def check_buttons(
         arguments: dict[str, Any] | None = None
         if action_name:
             action = actions.get(action_name)
-            if action is None or action.available == "disabled":
-                why = f"unknown action {action_name!r}"
+            if action is None or not action.offered:
+                # Only what the model may call itself: never a disabled or frontend-only one.
+                why = f"unknown action {quote(action_name)}"
             else:
                 try:
                     arguments = json.loads(item.get("arguments") or "{}")

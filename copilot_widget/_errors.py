@@ -7,6 +7,8 @@ same request again may succeed: the chat offers Retry only then).
 from __future__ import annotations
 
 import json
+import re
+import reprlib
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any, Literal
@@ -104,8 +106,18 @@ def invalid_reply(detail: str) -> ProviderError:
 _MIN_SECRET_LENGTH = 6
 
 
+# Tokens shaped like the API keys of common providers (OpenAI and compatible "sk-...", Groq,
+# xAI, Hugging Face, Google) and bearer credentials: redacted even when they are not the key
+# this copilot was given (a proxy may echo the key it holds upstream).
+_KEY_SHAPED = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_\-]{16,}|gsk_[A-Za-z0-9]{20,}|xai-[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}"
+    r"|AIza[0-9A-Za-z_\-]{30,})|(?<=Bearer )[A-Za-z0-9._~+/\-]{16,}=*"
+)
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every exact occurrence of a secret replaced by a placeholder.
+    """`text` with every exact occurrence of a secret, and every key-shaped token, replaced by
+    a placeholder.
 
     Secrets shorter than 6 characters or made of letters only ("unused", "ollama": the
     placeholder keys of local servers) are left alone: replacing them would garble ordinary
@@ -118,7 +130,19 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     }
     for secret in sorted(candidates, key=len, reverse=True):
         text = text.replace(secret, "sk-…redacted" if secret.startswith("sk-") else "…redacted")
-    return text
+    return _KEY_SHAPED.sub(
+        lambda m: "sk-…redacted" if m[0].startswith("sk-") else "…redacted", text
+    )
+
+
+_quoting = reprlib.Repr()
+_quoting.maxstring = _quoting.maxother = 60
+
+
+def quote(value: object) -> str:
+    """`repr(value)` cut to a short prefix: a refusal names what it refuses without echoing
+    megabytes of it into the synced error, the banner and the saved notebook."""
+    return _quoting.repr(value)
 
 
 # -- classification ----------------------------------------------------------------------------

@@ -10,6 +10,13 @@ from typing import Any, Literal, TypedDict
 from ._schema import ArgumentsError, parse_arguments
 from ._serialize import clean_text
 
+# What the user may send, title or reason: enough for any prompt (pasting a long table
+# included), bounded so a runaway page or script cannot fill the thread, the store and the
+# synced state with megabytes.
+MAX_TEXT_CHARS = 100_000
+MAX_TITLE_CHARS = 200
+MAX_REASON_CHARS = 2_000
+
 MessageStatus = Literal["in_progress", "completed", "incomplete"]
 ToolCallStatus = Literal[
     "pending", "requires_action", "running", "completed", "failed", "rejected", "cancelled"

@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 
 import openai
 
-from ._errors import InvalidOptionsError
+from ._errors import InvalidOptionsError, quote
 
 DEFAULT_MODEL = "gpt-5-mini"
 
@@ -107,7 +107,13 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
     return o
 
 
-def check_str(name: str, value: Any, *, empty_ok: bool = True) -> None:
+def check_str(
+    name: str, value: Any, *, empty_ok: bool = True, max_chars: int | None = None
+) -> None:
     if not isinstance(value, str) or (not empty_ok and not value.strip()):
         kind = "a string" if empty_ok else "a non-empty string"
-        raise InvalidOptionsError(f"{name} must be {kind}, got {value!r}.")
+        raise InvalidOptionsError(f"{name} must be {kind}, got {quote(value)}.")
+    if max_chars is not None and len(value) > max_chars:
+        raise InvalidOptionsError(
+            f"{name} is {len(value):,} characters long; at most {max_chars:,} are accepted."
+        )

@@ -8,12 +8,11 @@ with `draft` and `delta` messages.
 
 # No `from __future__ import annotations` here: TypedDict reads NotRequired from real annotations.
 
-import reprlib
 from typing import Any, Literal, cast, get_args, get_origin
 
 from typing_extensions import NotRequired, TypedDict, get_type_hints
 
-from ._errors import InvalidOptionsError
+from ._errors import InvalidOptionsError, quote
 from ._messages import Message
 
 #: The longest request id accepted (a UUID has 36 characters).
@@ -186,10 +185,6 @@ KernelMessage = Reply | DraftMessage | DeltaMessage
 
 # -- reading requests, writing replies -----------------------------------------------------
 
-_show = reprlib.Repr()
-_show.maxstring = 60
-_show.maxother = 60
-
 
 def _describe(annotation: Any) -> str:
     if annotation is str:
@@ -226,22 +221,20 @@ def parse_request(content: object) -> Request:
     with a known `kind`, the fields of that kind with the right types, and nothing more.
     """
     if not isinstance(content, dict):
-        raise InvalidOptionsError(
-            f"A request must be an object with a kind, got {_show.repr(content)}."
-        )
+        raise InvalidOptionsError(f"A request must be an object with a kind, got {quote(content)}.")
     kind = content.get("kind")
     if not isinstance(kind, str) or kind not in REQUEST_TYPES:
         kinds = ", ".join(REQUEST_KINDS)
         if "kind" not in content:
             raise InvalidOptionsError(f"A request needs a kind, one of {kinds}.")
-        got = _show.repr(kind)
+        got = quote(kind)
         raise InvalidOptionsError(f"Unknown request kind {got}; the kinds are {kinds}.")
     cls = REQUEST_TYPES[kind]
     fields = get_type_hints(cls)
     if "request_id" in content and not _valid_request_id(content["request_id"]):
         raise InvalidOptionsError(
             f"{kind} needs request_id as a non-empty string of at most {MAX_REQUEST_ID} "
-            f"characters, got {_show.repr(content['request_id'])}."
+            f"characters, got {quote(content['request_id'])}."
         )
     extra = sorted(str(name) for name in content if name not in fields)
     if extra:
@@ -259,7 +252,7 @@ def parse_request(content: object) -> Request:
         value = content[name]
         if not _matches(value, annotation):
             raise InvalidOptionsError(
-                f"{kind} needs {name} as {_describe(annotation)}, got {_show.repr(value)}."
+                f"{kind} needs {name} as {_describe(annotation)}, got {quote(value)}."
             )
     return cast(Request, dict(content))
 

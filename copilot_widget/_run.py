@@ -41,7 +41,7 @@ from ._run_events import (
     RunSettings,
     StatusChanged,
 )
-from ._tools import ToolCalls
+from ._tools import ToolCalls, UserCall
 
 if TYPE_CHECKING:
     from ._actions import Action
@@ -72,7 +72,7 @@ class Run:
         history: Callable[[], list[Message]],
         system_prompt: Callable[[], str],
         emit: Callable[[RunEvent], None],
-        clicked: ToolCall | None = None,
+        user_call: UserCall | None = None,
     ) -> None:
         self.id = new_id("run")
         self.status: RunStatus = "in_progress"
@@ -81,7 +81,7 @@ class Run:
         self.thread_id = thread_id
         self._client, self._settings = client, settings
         self._history, self._system_prompt, self._emit = history, system_prompt, emit
-        self._clicked = clicked  # an action the user ran: one tool call, no LLM turn first
+        self._user_call = user_call  # an action the user ran: one tool call, no LLM turn first
         self._tools = ToolCalls(
             settings,
             run_id=self.id,
@@ -150,8 +150,8 @@ class Run:
 
     async def _main(self) -> Message | None:
         try:
-            if self._clicked is not None:
-                message = await self._clicked_step(self._clicked)
+            if self._user_call is not None:
+                message = await self._user_step(self._user_call)
                 if not self._settings.button_follow_up:
                     return self._finish("completed")
             for _ in range(self._settings.max_steps):
@@ -208,10 +208,10 @@ class Run:
         self._end_message(message, None)
         return message
 
-    async def _clicked_step(self, call: ToolCall) -> Message:
+    async def _user_step(self, user: UserCall) -> Message:
         message = self._new_draft()
-        message["tool_calls"].append(call)
-        await self._tools.run_all(message, clicked=call["id"])
+        message["tool_calls"].append(user.call)
+        await self._tools.run_all(message, user)
         self._end_message(message, None)
         return message
 

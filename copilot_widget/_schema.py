@@ -89,6 +89,8 @@ def _invalid(
 
 #: Bounds on what a tool call's arguments may hold; far beyond any real call.
 MAX_DEPTH = 64
+#: The longest arguments text of one call (from the model, a button, or edited on the card).
+MAX_ARGUMENT_CHARS = 100_000
 MAX_DIGITS = 100  # below Python's own int-string limit (640 at its lowest), so int() never fails
 
 
@@ -107,6 +109,11 @@ def parse_arguments(text: str) -> dict[str, Any]:
         raise ArgumentsError("The arguments must be JSON text.")
     if not text.strip():
         return {}
+    if len(text) > MAX_ARGUMENT_CHARS:
+        raise ArgumentsError(
+            f"The arguments are {len(text):,} characters long; at most {MAX_ARGUMENT_CHARS:,} "
+            "are accepted. Send smaller arguments."
+        )
     try:
         value = json.loads(
             text,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from ._errors import InvalidOptionsError, RunInProgressError
+from ._errors import InvalidOptionsError, RunInProgressError, quote
 from ._loop import Home
-from ._messages import Message, Thread, new_thread, text_of
+from ._messages import MAX_TITLE_CHARS, Message, Thread, new_thread, text_of
 from ._options import check_str
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class ThreadAPI:
 
     def rename_thread(self, thread_id: str, title: str) -> Thread:
         """Give a thread a new title."""
-        check_str("title", title, empty_ok=False)
+        check_str("title", title, empty_ok=False, max_chars=MAX_TITLE_CHARS)
         return self._home.call(self._rename_thread, thread_id, " ".join(title.split()))
 
     def _rename_thread(self, thread_id: str, title: str) -> Thread:
@@ -114,14 +114,15 @@ class ThreadAPI:
     def _known_thread(self, thread_id: Any) -> Thread:
         """A thread of this scope, or a refusal: ids from the page are never trusted."""
         if not isinstance(thread_id, str):
-            raise InvalidOptionsError(f"A thread id must be a string, got {thread_id!r}.")
+            raise InvalidOptionsError(f"A thread id must be a string, got {quote(thread_id)}.")
         if thread_id == self.thread.get("id"):
             return cast(Thread, dict(self.thread))
         thread = self._threads.get(thread_id)
         if thread is None:
             raise InvalidOptionsError(
-                f"No thread {thread_id!r} for app_id={self.app_id!r}, user_id={self.user_id!r}, "
-                f"company_id={self.company_id!r} in the store {self._threads.path!r}."
+                f"No thread {quote(thread_id)} for app_id={self.app_id!r}, "
+                f"user_id={self.user_id!r}, company_id={self.company_id!r} in the store "
+                f"{self._threads.path!r}."
             )
         return thread
 

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
@@ -29,6 +30,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("copilot_widget")
 Verdict = Literal["approve", "reject"]
+
+
+@dataclass(frozen=True)
+class UserCall:
+    """A call the user made, with no LLM turn before it. `approved`: `run_action` from Python,
+    the developer's own code, runs even a `confirm=True` action directly; an action button
+    (whatever the model proposed) still asks on the approval card."""
+
+    call: ToolCall
+    approved: bool
 
 
 class Approval:
@@ -97,14 +108,17 @@ class ToolCalls:
             tools.append(buttons.TOOL)
         return tools
 
-    async def run_all(self, message: Message, clicked: str | None = None) -> None:
-        """Run every call of `message`. `clicked` is the id of the call the user ran
-        themselves (`run_action`): that call alone counts as approved."""
+    async def run_all(self, message: Message, user: UserCall | None = None) -> None:
+        """Run every call of `message`. `user`: the call the user made (it alone may name an
+        action the model is not offered, and count as approved)."""
         self._message = message
         for call in message["tool_calls"]:
-            await self._run_one(call, clicked=call["id"] == clicked)
+            if user is not None and call is user.call:
+                await self._run_one(call, clicked=True, approved=user.approved)
+            else:
+                await self._run_one(call, clicked=False, approved=False)
 
-    async def _run_one(self, call: ToolCall, *, clicked: bool) -> None:
+    async def _run_one(self, call: ToolCall, *, clicked: bool, approved: bool) -> None:
         actions = self._actions()
         if call["name"] == buttons.TOOL_NAME and self._settings.action_buttons:
             self._offer_buttons(call, actions)
@@ -126,11 +140,11 @@ class ToolCalls:
         except pydantic.ValidationError as exc:
             self._fail(call, f"Invalid arguments: {problems(exc)}", "invalid_arguments")
             return
-        if action.confirm and not clicked:
-            approved = await self._ask_approval(call, action, arguments)
-            if approved is None:
+        if action.confirm and not approved:
+            decided = await self._ask_approval(call, action, arguments)
+            if decided is None:
                 return
-            arguments = approved
+            arguments = decided
         self._set(call, status="running")
         try:
             value = await invoke(action, (), arguments)

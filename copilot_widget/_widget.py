@@ -29,11 +29,12 @@ from ._errors import (
     InvalidOptionsError,
     ProviderError,
     RunInProgressError,
+    quote,
 )
 from ._events import Callback, Events
 from ._frontend import FrontEndAPI
 from ._loop import Home, running_loop
-from ._messages import Message, ToolCall, new_id, new_message
+from ._messages import MAX_TEXT_CHARS, Message, ToolCall, new_id, new_message
 from ._options import CopilotOptions, check_options, check_str
 from ._run import Run
 from ._run_events import (
@@ -47,10 +48,11 @@ from ._run_events import (
     RunSettings,
     StatusChanged,
 )
-from ._schema import problems
+from ._schema import ArgumentsError, parse_arguments, problems
 from ._serialize import clean_text
 from ._thread_api import ThreadAPI
 from ._threads import Threads
+from ._tools import UserCall
 from ._undo import UndoAPI, UndoTracker
 
 logger = logging.getLogger("copilot_widget")
@@ -159,6 +161,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         the first approval it needs (then `approve` / `reject` carry it on)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidOptionsError("Cannot send an empty message: type a prompt first.")
+        check_str("The message", text, max_chars=MAX_TEXT_CHARS)
         return self._settle(self._home.call(self._send_text, clean_text(text)))
 
     def _send_text(self, text: str) -> Run:
@@ -184,34 +187,45 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
 
     def run_action(self, name: str, /, **arguments: Any) -> Run:
         """Run an action as if the user clicked it: no LLM turn. Its call and result are
-        recorded in the thread, so the model sees them next turn. Returns the run (awaitable
-        in a notebook; with no running event loop it has finished)."""
+        recorded in the thread, so the model sees them next turn. This is your own code, so a
+        `confirm=True` action runs without asking. Returns the run (awaitable in a notebook;
+        with no running event loop it has finished)."""
         return self._settle(self._home.call(self._run_action, name, arguments))
 
     def _run_action(self, name: str, arguments: dict[str, Any]) -> Run:
         action = self._actions.get(name)
         if action is None or action.available == "disabled":
             raise InvalidOptionsError(
-                f"No enabled action named {name!r}; registered: {', '.join(self._actions)}."
+                f"No enabled action named {quote(name)}; registered: {', '.join(self._actions)}."
             )
+        return self._start_user_call(action, arguments, approved=True)
+
+    def _start_user_call(self, action: Action, arguments: dict[str, Any], *, approved: bool) -> Run:
+        text = json.dumps(arguments)
         try:
+            parse_arguments(text)  # the bounds the model's calls have
             action.schema.validate(arguments)
+        except ArgumentsError as exc:
+            raise InvalidOptionsError(f"Invalid arguments for {action.name!r}: {exc}") from exc
         except pydantic.ValidationError as exc:
-            raise InvalidOptionsError(f"Invalid arguments for {name!r}: {problems(exc)}") from exc
+            raise InvalidOptionsError(
+                f"Invalid arguments for {action.name!r}: {problems(exc)}"
+            ) from exc
         self._check_can_run()
         call: ToolCall = {
             "id": new_id("call"),
-            "name": name,
-            "arguments": json.dumps(arguments),
+            "name": action.name,
+            "arguments": text,
             "status": "pending",
             "result": None,
             "error": None,
         }
-        return self._start(clicked=call)
+        return self._start(UserCall(call, approved=approved))
 
     def click_button(self, message_id: str, button_id: str) -> Run:
-        """Do what an action button of a message in this thread says: run its action (as
-        `run_action`) or send its reply."""
+        """Do what an action button of a message in this thread says: run its action (a
+        `confirm=True` one waits for approval on its card, like a call from the model) or send
+        its reply."""
         return self._settle(self._home.call(self._click_button, message_id, button_id))
 
     def _click_button(self, message_id: str, button_id: str) -> Run:
@@ -219,13 +233,22 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         offered: list[Any] = message.get("buttons", []) if message is not None else []
         button = next((b for b in offered if b["id"] == button_id), None)
         if message is None or button is None:
-            logger.warning("Refused a click on unknown button %r of %r", button_id, message_id)
-            raise InvalidOptionsError(
-                f"No button {button_id!r} on message {message_id!r} in this thread."
+            logger.warning(
+                "Refused a click on unknown button %s of %s", quote(button_id), quote(message_id)
             )
-        if button["action"]:
-            return self._run_action(button["action"], dict(button["arguments"] or {}))
-        return self._send_text(button["reply"])
+            raise InvalidOptionsError(
+                f"No button {quote(button_id)} on message {quote(message_id)} in this thread."
+            )
+        if not button["action"]:
+            return self._send_text(button["reply"])
+        # A button is the model's proposal: it may only run what the model may call now.
+        action = self._actions.get(button["action"])
+        if action is None or not action.offered:
+            raise InvalidOptionsError(
+                f"The button {quote(button['label'])} runs {button['action']!r}, which is not "
+                "available any more."
+            )
+        return self._start_user_call(action, dict(button["arguments"] or {}), approved=False)
 
     def cancel(self) -> None:
         """Stop the current run (nothing happens when none is in progress). With no running
@@ -261,7 +284,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             self._report_error(error)
             raise error
 
-    def _start(self, clicked: ToolCall | None = None) -> Run:
+    def _start(self, user_call: UserCall | None = None) -> Run:
         assert self._client is not None
         settings = RunSettings(
             model=self.model,
@@ -280,7 +303,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             history=lambda: list(self.messages),
             system_prompt=lambda: system_prompt(self.instructions, self._readables),
             emit=self._on_run_event,
-            clicked=clicked,
+            user_call=user_call,
         )
         self._run = run
         self.error = None
