@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { buttonTitle } from "./buttons";
+import { buttonEffect, buttonTitle } from "./buttons";
 import { FakeModel, get, message, nextFrame, unmountAll, view } from "./fake-model";
 import type { ActionButton, Message } from "./types";
 
@@ -12,6 +12,8 @@ const visible = (el: HTMLElement) =>
   [...el.querySelectorAll<HTMLButtonElement>('[data-testid="action-button"]')].filter(
     (b) => !b.hidden && !b.closest("[hidden]"),
   );
+const label = (b: HTMLElement) => b.querySelector('[data-testid="action-button-label"]')?.textContent;
+const runs = (b: HTMLElement) => b.querySelector('[data-testid="action-button-runs"]')?.textContent;
 const messageOf = (b: HTMLElement) => b.closest<HTMLElement>('[data-testid="message"]')?.dataset.messageId;
 
 const chart: ActionButton = {
@@ -45,17 +47,70 @@ describe("action buttons", () => {
     const rows = el.querySelectorAll('[data-testid="action-buttons"]:not([hidden])');
     expect(rows).toHaveLength(1);
     const buttons = visible(el);
-    expect(buttons.map((b) => b.textContent)).toEqual(["Make a bar chart", "Thanks!"]);
+    expect(buttons.map(label)).toEqual(["Make a bar chart", "Thanks!"]);
     expect(buttons.every((b) => messageOf(b) === messages[3].id)).toBe(true);
     expect(buttons.map((b) => b.dataset.action)).toEqual(["make_chart", ""]);
-    expect(buttons[0].title).toBe('Runs make_chart {"kind":"bar","columns":["a","b"]}');
+    expect(buttons[0].title).toBe('Runs make_chart(kind="bar", columns=["a","b"])');
     expect(buttons[1].title).toBe("Sends: Thank you");
     expect(buttons.every((b) => b.type === "button" && !b.disabled)).toBe(true);
   });
 
   it("titles an action without arguments by its name", () => {
-    expect(buttonTitle({ ...chart, arguments: null })).toBe("Runs make_chart");
-    expect(buttonTitle({ ...chart, arguments: {} })).toBe("Runs make_chart");
+    expect(buttonTitle({ ...chart, arguments: null })).toBe("Runs make_chart()");
+    expect(buttonTitle({ ...chart, arguments: {} })).toBe("Runs make_chart()");
+  });
+
+  it("shows on the button, not only on hover, the action and arguments a click runs", async () => {
+    const deleteRows: ActionButton = {
+      id: "btn_d",
+      label: "Tidy up",
+      action: "delete_rows",
+      arguments: { table: "users", limit: 5 },
+      reply: null,
+    };
+    const el = await view(new FakeModel({ messages: thread([deleteRows, thanks]) }));
+    const [action, reply] = visible(el);
+    expect(runs(action)).toBe('Runs delete_rows(table="users", limit=5)');
+    // In the button's own text, so it is seen (and read out) with the label.
+    expect(action.textContent).toContain("Tidy up");
+    expect(action.textContent).toContain('delete_rows(table="users", limit=5)');
+    expect(action.querySelector('[data-testid="action-button-runs"]')?.closest("[hidden]")).toBeNull();
+    // A reply button says what it sends.
+    expect(runs(reply)).toBe("Sends: Thank you");
+    expect(reply.textContent).toContain("Thank you");
+  });
+
+  it("cuts long arguments with an ellipsis on the button, and keeps them whole in the title", async () => {
+    const long = "x".repeat(300);
+    const b: ActionButton = {
+      id: "btn_l",
+      label: "Go",
+      action: "run_sql",
+      arguments: { query: long },
+      reply: null,
+    };
+    const el = await view(new FakeModel({ messages: thread([b]) }));
+    const [button] = visible(el);
+    const shown = runs(button) ?? "";
+    expect(shown.startsWith('Runs run_sql(query="xxx')).toBe(true);
+    expect(shown.endsWith("…)")).toBe(true);
+    expect(shown.length).toBeLessThan(100);
+    expect(button.title).toBe(`Runs run_sql(query="${long}")`);
+  });
+
+  it("says a reply button sends a reply even when the reply is its label", () => {
+    expect(buttonEffect({ ...thanks, reply: "Thanks!" })).toBe("Sends this as your reply");
+    expect(buttonEffect({ ...thanks, reply: "a".repeat(200) })).toMatch(/^Sends: a{79}…$/);
+    expect(buttonEffect({ ...thanks, reply: null })).toBe("");
+  });
+
+  it("shows hidden and reordering characters in an action escaped", () => {
+    const sneaky: ActionButton = {
+      ...chart,
+      action: "make_chart",
+      arguments: { "table\u202e": "sresu", note: "a\u200bb" },
+    };
+    expect(buttonEffect(sneaky)).toBe('Runs make_chart(table\\u202e="sresu", note="a\\u200bb")');
   });
 
   it("is fine with messages without a buttons field, or an empty one", async () => {
@@ -148,12 +203,30 @@ describe("action buttons", () => {
     });
     const el = await view(model);
     const [b] = visible(el);
-    expect(b.textContent).toBe(hostile);
+    expect(label(b)).toBe(hostile);
+    expect(runs(b)).toBe("Sends this as your reply");
     expect(b.title).toBe(`Sends: ${hostile}`);
-    expect(b.children).toHaveLength(0);
+    expect(b.querySelectorAll("*")).toHaveLength(2);
     expect(
       el.querySelector('[data-testid="action-buttons"] img, [data-testid="action-buttons"] b'),
     ).toBeNull();
+    expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
+  });
+
+  it("shows an action button's HTML label and arguments as text", async () => {
+    const hostile = '<img src=x onerror="window.__pwned=2"><b>bold</b>';
+    const b: ActionButton = {
+      id: "btn_h",
+      label: hostile,
+      action: "make_chart",
+      arguments: { html: hostile },
+      reply: null,
+    };
+    const el = await view(new FakeModel({ messages: thread([b]) }));
+    const [button] = visible(el);
+    expect(label(button)).toBe(hostile);
+    expect(runs(button)).toBe(`Runs make_chart(html=${JSON.stringify(hostile)})`);
+    expect(button.querySelectorAll("img, b")).toHaveLength(0);
     expect((window as unknown as { __pwned?: number }).__pwned).toBeUndefined();
   });
 
@@ -165,7 +238,7 @@ describe("action buttons", () => {
       "messages",
       messages.map((m, i) => (i === 3 ? { ...m, buttons: [thanks] } : m)),
     );
-    expect(visible(el).map((b) => b.textContent)).toEqual(["Thanks!"]);
+    expect(visible(el).map(label)).toEqual(["Thanks!"]);
     model.set(
       "messages",
       messages.map((m, i) => (i === 3 ? { ...m, buttons: [] } : m)),

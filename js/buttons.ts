@@ -1,6 +1,6 @@
 // The action buttons the model offers under a finished answer: each runs an action with
 // arguments, or sends a reply text. Labels and titles are set as text only.
-import { button, h } from "./dom";
+import { h } from "./dom";
 import { RefusalNotice } from "./panels";
 import type { Reply, Requester } from "./protocol";
 import type { ActionButton } from "./types";
@@ -22,14 +22,47 @@ export interface ButtonHost {
   readonly fallback: HTMLElement;
 }
 
-/** The title of a button: what a click does. */
+// How long the visible "what it runs" line may get before it is cut with an ellipsis.
+const MAX_SHOWN = 80;
+// Control, zero-width and bidi characters in model text could hide or reorder what is shown:
+// they are shown escaped instead.
+const INVISIBLE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
+
+function visible(text: string): string {
+  return text.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function shorten(text: string): string {
+  const chars = Array.from(text);
+  return chars.length > MAX_SHOWN ? `${chars.slice(0, MAX_SHOWN - 1).join("")}…` : text;
+}
+
+/** `name(key=value, ...)` with the values as JSON; `short` cuts the arguments to a bounded
+ * length. */
+export function describeAction(b: ActionButton, short = false): string {
+  const args = Object.entries(b.arguments ?? {})
+    .map(([key, value]) => `${key}=${JSON.stringify(value) ?? String(value)}`)
+    .join(", ");
+  const name = visible(b.action ?? "");
+  return `${short ? shorten(name) : name}(${short ? shorten(visible(args)) : visible(args)})`;
+}
+
+/** The title of a button: what a click does, in full. */
 export function buttonTitle(b: ActionButton): string {
-  if (b.action) {
-    const args = b.arguments && Object.keys(b.arguments).length > 0 ? ` ${JSON.stringify(b.arguments)}` : "";
-    return `Runs ${b.action}${args}`;
-  }
+  if (b.action) return `Runs ${describeAction(b)}`;
   if (b.reply != null) return `Sends: ${b.reply}`;
   return b.label;
+}
+
+/** The visible line under the label: what a click runs or sends (empty: nothing to add). */
+export function buttonEffect(b: ActionButton): string {
+  if (b.action) return `Runs ${describeAction(b, true)}`;
+  if (b.reply != null) {
+    return b.reply === b.label ? "Sends this as your reply" : `Sends: ${shorten(visible(b.reply))}`;
+  }
+  return "";
 }
 
 /** The row of buttons under one finished assistant message (empty and hidden without any). */
@@ -58,10 +91,24 @@ export class ActionButtonRow {
     if (key !== this.#key) {
       this.#key = key;
       this.#buttons = buttons.map((b) => {
-        const el = button(b.label, "action-button", "cw-action-button", {
-          "data-action": b.action ?? "",
-          title: buttonTitle(b),
-        });
+        const el = h(
+          "button",
+          {
+            type: "button",
+            class: "cw-action-button",
+            "data-testid": "action-button",
+            "data-action": b.action ?? "",
+            title: buttonTitle(b),
+          },
+          h("span", { class: "cw-action-label", "data-testid": "action-button-label" }, b.label),
+        );
+        // Shown, not only in the tooltip: the label is the model's words, this is what happens.
+        const effect = buttonEffect(b);
+        if (effect !== "") {
+          el.append(
+            h("span", { class: "cw-action-runs", "data-testid": "action-button-runs", dir: "ltr" }, effect),
+          );
+        }
         el.addEventListener("click", () => this.#click(b.id));
         return el;
       });

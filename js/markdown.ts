@@ -43,6 +43,66 @@ const marked = new Marked({
 
 const purify = DOMPurify();
 
+// Only a link the user clicks may reach another host. Attributes the browser fetches (or
+// sends to) by itself may hold nothing but an inline data: URL; img[src] is let through to
+// `sanitize`, which turns remote images into links.
+const URL_ATTRIBUTES = new Set([
+  "action",
+  "archive",
+  "background",
+  "cite",
+  "classid",
+  "codebase",
+  "data",
+  "dynsrc",
+  "formaction",
+  "href",
+  "icon",
+  "imagesrcset",
+  "longdesc",
+  "lowsrc",
+  "manifest",
+  "ping",
+  "poster",
+  "profile",
+  "src",
+  "srcset",
+  "usemap",
+  "xlink:href",
+]);
+// Never useful here: candidate lists of URLs, a URL told about every click, and ids and
+// names that could clash with the page's.
+const DROPPED_ATTRIBUTES = new Set(["srcset", "imagesrcset", "ping", "id", "name"]);
+// The classes our own code renderer emits (highlight.js scopes and sub-scopes such as
+// `function_`): anything else could borrow JupyterLab's or the widget's styling.
+const KEPT_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w-]+|[a-z][a-z\d]*_+)$/;
+// Whitespace and control characters browsers ignore inside a URL.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const URL_NOISE = /[\s\u0000-\u001f\u007f-\u009f\u00a0\u1680\u180e\u2000-\u2029\u205f\u3000\ufeff]/g;
+// What reads as a URL in any other attribute: a network or script scheme, or `//host`.
+const LOOKS_LIKE_URL =
+  /^(?:\/\/|\\\\|[a-z][a-z\d+.-]*:\/\/|(?:https?|ftps?|wss?|file|blob|filesystem|javascript|vbscript|mhtml|jar):)/i;
+
+const isData = (value: string) => value.replace(URL_NOISE, "").toLowerCase().startsWith("data:");
+
+purify.addHook("uponSanitizeAttribute", (node, data) => {
+  const name = data.attrName;
+  const tag = node.nodeName.toLowerCase();
+  if (DROPPED_ATTRIBUTES.has(name)) {
+    data.keepAttr = false;
+  } else if (name === "class") {
+    const kept = data.attrValue.split(/\s+/).filter((token) => KEPT_CLASS.test(token));
+    data.attrValue = kept.join(" ");
+    if (kept.length === 0) data.keepAttr = false;
+  } else if ((tag === "a" && name === "href") || (tag === "img" && name === "src")) {
+    // A link needs a click; DOMPurify already refuses script URLs here.
+  } else if (URL_ATTRIBUTES.has(name)) {
+    if (!isData(data.attrValue)) data.keepAttr = false;
+  } else if (LOOKS_LIKE_URL.test(data.attrValue.replace(URL_NOISE, ""))) {
+    data.keepAttr = false;
+  }
+});
+
 // Links open outside the notebook and cannot reach back into it.
 purify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "A" && node.hasAttribute("href")) {
@@ -54,13 +114,16 @@ purify.addHook("afterSanitizeAttributes", (node) => {
 const SANITIZE_CONFIG = {
   // HTML only: no SVG or MathML (fewer ways in, nothing a chat answer needs).
   USE_PROFILES: { html: true },
-  // Nothing that embeds another document, submits data, or restyles the page.
+  // Nothing that embeds another document, submits data, restyles the page, loads media by
+  // itself (their fallback text stays) or floats over the chat.
   FORBID_TAGS: [
     "style",
     "iframe",
     "frame",
+    "frameset",
     "object",
     "embed",
+    "applet",
     "form",
     "input",
     "button",
@@ -69,32 +132,50 @@ const SANITIZE_CONFIG = {
     "link",
     "meta",
     "base",
+    "video",
+    "audio",
+    "source",
+    "track",
+    "picture",
+    "template",
+    "dialog",
   ],
-  FORBID_ATTR: ["style", "srcdoc", "formaction"],
+  FORBID_ATTR: ["style", "srcdoc", "formaction", "ping", "srcset"],
   ALLOW_DATA_ATTR: false,
 };
 
-/** Sanitises an HTML string into a fragment (no scripts, handlers, javascript: URLs...). */
+/** Sanitises an HTML string into a fragment (no scripts, handlers, javascript: URLs, nothing
+ * that loads from another host without a click, none of the page's classes or ids). */
 export function sanitize(html: string): DocumentFragment {
-  return purify.sanitize(html, { ...SANITIZE_CONFIG, RETURN_DOM_FRAGMENT: true });
-}
-
-/** Renders model markdown to a sanitised fragment, with a Copy button on every code block. */
-export function renderMarkdown(text: string): DocumentFragment {
-  const fragment = sanitize(marked.parse(text, { async: false }));
+  // The leading <wbr> keeps the parser in the body: text that starts with <frameset> would
+  // otherwise replace the body, and DOMPurify would return nothing at all.
+  const fragment = purify.sanitize(`<wbr>${html}`, { ...SANITIZE_CONFIG, RETURN_DOM_FRAGMENT: true });
+  if (fragment.firstChild?.nodeName === "WBR") fragment.firstChild.remove();
   // A remote image loads by itself, so injected text could leak data through its URL: it
-  // becomes a link the user may choose to open. Inline (data:) images stay.
+  // becomes a link the user may choose to open. Inline (data:image/) images stay. The
+  // fragment belongs to DOMPurify's inert document, so nothing loaded before this.
   for (const img of fragment.querySelectorAll("img")) {
     const src = img.getAttribute("src") ?? "";
     if (src.startsWith("data:image/")) continue;
+    const text = `[image: ${img.getAttribute("alt") || src}]`;
+    if (src === "" || isData(src)) {
+      img.replaceWith(text);
+      continue;
+    }
     const link = document.createElement("a");
     link.href = src;
     link.target = "_blank";
     link.rel = "noopener noreferrer";
     link.className = "cw-image-link";
-    link.textContent = `[image: ${img.getAttribute("alt") || src}]`;
+    link.textContent = text;
     img.replaceWith(link);
   }
+  return fragment;
+}
+
+/** Renders model markdown to a sanitised fragment, with a Copy button on every code block. */
+export function renderMarkdown(text: string): DocumentFragment {
+  const fragment = sanitize(marked.parse(text, { async: false }));
   for (const pre of fragment.querySelectorAll("pre")) {
     const block = document.createElement("div");
     block.className = "cw-code";
