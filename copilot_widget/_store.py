@@ -28,11 +28,11 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, NamedTuple, cast, get_args
 
 from ._messages import Message, MessageStatus, Thread, ToolCallStatus
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MEMORY = ":memory:"
 
 logger = logging.getLogger(__name__)
@@ -91,8 +91,43 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    # One run at a time per thread, across kernels: who runs (or last ran) in each thread.
+    _run_script(
+        db,
+        """
+        CREATE TABLE runs (
+            thread_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            active INTEGER NOT NULL
+        );
+        """,
+    )
+
+
 #: MIGRATIONS[n] brings a store from schema version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _v1, 1: _v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _v1, 1: _v2, 2: _v3}
+
+
+class RunOwner(NamedTuple):
+    """Who runs in a thread: a copilot (`owner`) of the kernel `pid` on `host`."""
+
+    owner: str
+    host: str
+    pid: int
+    started_at: float
+
+
+class Claim(NamedTuple):
+    """The answer to `claim_run`: `holder` is another owner whose live run holds the thread
+    (nothing was taken); else the thread is ours, and `others_ran` says whether another owner
+    ran in it since our last run (our copy of its messages may be out of date)."""
+
+    holder: RunOwner | None
+    others_ran: bool
 
 
 class StoreError(Exception):
@@ -219,6 +254,7 @@ class ThreadStore:
     def delete_thread(self, thread_id: str) -> None:
         with self._session("write", transaction=True) as db:
             db.execute("DELETE FROM messages WHERE thread_id = ?", (thread_id,))
+            db.execute("DELETE FROM runs WHERE thread_id = ?", (thread_id,))
             db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
 
     # -- messages -----------------------------------------------------------------------
@@ -247,22 +283,63 @@ class ThreadStore:
     def delete_message(self, message_id: str) -> None:
         self._write("DELETE FROM messages WHERE id = ?", (message_id,))
 
+    # -- runs -----------------------------------------------------------------------------
+    def claim_run(
+        self,
+        thread_id: str,
+        me: RunOwner,
+        is_live: Callable[[RunOwner], bool],
+        *,
+        wait: float | None = None,
+    ) -> Claim:
+        """Take `thread_id` for a run of `me`, unless another owner's run holds it and
+        `is_live` says that owner's run is still going. `wait`: how long a busy store may
+        keep us waiting (then `StoreError`)."""
+        with self._session("write", transaction=True, wait=wait) as db:
+            row = db.execute(
+                "SELECT owner, host, pid, started_at, active FROM runs WHERE thread_id = ?",
+                (thread_id,),
+            ).fetchone()
+            last = RunOwner(str(row[0]), str(row[1]), int(row[2]), float(row[3])) if row else None
+            if last is not None and last.owner != me.owner and row[4] and is_live(last):
+                return Claim(last, others_ran=True)
+            db.execute(
+                "INSERT INTO runs (thread_id, owner, host, pid, started_at, active) "
+                "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(thread_id) DO UPDATE SET "
+                "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                "started_at = excluded.started_at, active = 1",
+                (thread_id, *me),
+            )
+            return Claim(None, others_ran=last is not None and last.owner != me.owner)
+
+    def release_run(self, thread_id: str, owner: str) -> None:
+        self._write(
+            "UPDATE runs SET active = 0 WHERE thread_id = ? AND owner = ?", (thread_id, owner)
+        )
+
     # -- plumbing -----------------------------------------------------------------------
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         with self._session("write", transaction=True) as db:
             db.execute(sql, params)
 
     @contextlib.contextmanager
-    def _session(self, kind: _Kind, *, transaction: bool = False) -> Iterator[sqlite3.Connection]:
+    def _session(
+        self, kind: _Kind, *, transaction: bool = False, wait: float | None = None
+    ) -> Iterator[sqlite3.Connection]:
         """The connection, for one operation at a time. With `transaction`, inside
         `BEGIN IMMEDIATE` ... `COMMIT`: the write lock is taken up front, so two kernels
-        writing at once queue on the busy timeout instead of failing halfway. Any SQLite error
-        or damaged row becomes a `StoreError`; the transaction is rolled back."""
-        with self._lock:
+        writing at once queue on the busy timeout instead of failing halfway. `wait`: give up
+        after that many seconds instead (the store is busy). Any SQLite error or damaged row
+        becomes a `StoreError`; the transaction is rolled back."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise StoreError(f"The thread store {self.path!r} is busy")
+        try:
             db = self._db
             if db is None:
                 raise StoreError(self._refusal or f"The thread store {self.path!r} is closed")
             try:
+                if wait is not None:
+                    db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
                 if transaction:
                     db.execute("BEGIN IMMEDIATE")
                 yield db
@@ -274,6 +351,12 @@ class ThreadStore:
             except BaseException:
                 _roll_back(db)
                 raise
+            finally:
+                if wait is not None and self._db is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("PRAGMA busy_timeout = 10000")
+        finally:
+            self._lock.release()
 
     def _failure(self, kind: _Kind, exc: sqlite3.Error | _Damaged) -> StoreError:
         """The error to raise for `exc`. A store that looks damaged is closed for good (it is

@@ -13,13 +13,15 @@ import copy
 import logging
 import os
 import queue
+import socket
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from ._messages import Message, Thread, finish_interrupted
-from ._store import MEMORY, StoreError, ThreadStore
+from ._messages import Message, Thread, finish_interrupted, new_id
+from ._store import MEMORY, Claim, RunOwner, StoreError, ThreadStore
 
 logger = logging.getLogger("copilot_widget")
 T = TypeVar("T")
@@ -30,6 +32,33 @@ Write = Callable[[ThreadStore], Any]
 #: file (read your writes, as a new copilot in the same kernel expects), and at exit the
 #: queued writes are finished, so a script that ends right after `send` loses nothing.
 _OPEN: weakref.WeakSet[Threads] = weakref.WeakSet()
+
+
+#: The copilots of this process with a run going on: a claim of this process is live only then.
+_RUNNING: set[str] = set()
+_HOST = socket.gethostname()
+#: How long a run claimed on another machine holds its thread: whether that kernel still lives
+#: cannot be seen from here.
+REMOTE_CLAIM_SECONDS = 3600.0
+CLAIM_WAIT_SECONDS = 0.25
+CLAIM_WAIT_SECONDS = 0.25
+
+
+def _is_live(owner: RunOwner) -> bool:
+    """Whether the run that `owner` claimed may still be going on."""
+    if owner.host != _HOST:
+        return time.time() - owner.started_at < REMOTE_CLAIM_SECONDS
+    if owner.pid == os.getpid():
+        return owner.owner in _RUNNING
+    try:
+        os.kill(owner.pid, 0)  # no signal is sent: this only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user
+        return True
+    except OSError:
+        return False
+    return True
 
 
 @atexit.register
@@ -52,6 +81,7 @@ class Threads:
     ) -> None:
         self.scope = scope
         self._post, self._on_failure, self._current = post, on_failure, current
+        self._owner = new_id("copilot")  # who claims this copilot's runs in the store
         self.saved = (
             False  # whether the current thread is in the store (saved with its first message)
         )
@@ -99,6 +129,25 @@ class Threads:
         except StoreError as exc:
             self._failed(exc)
             return default
+
+    # -- runs: one at a time per thread, across the kernels that share the store -------------
+    def claim_run(self, thread_id: str) -> Claim:
+        """Take the thread for a run of this copilot, unless a live run of another copilot
+        (another kernel, or another copilot of this one) holds it."""
+        me = RunOwner(self._owner, _HOST, os.getpid(), time.time())
+        try:
+            # Never waits long: a busy store (another kernel writing) must not hold up a run.
+            claim = self.store.claim_run(thread_id, me, _is_live, wait=CLAIM_WAIT_SECONDS)
+        except StoreError as exc:  # the run goes on unclaimed; a failing store shows on writes
+            logger.info("The thread was not claimed for the run: %s", exc)
+            return Claim(None, others_ran=False)
+        if claim.holder is None:
+            _RUNNING.add(self._owner)
+        return claim
+
+    def release_run(self, thread_id: str) -> None:
+        _RUNNING.discard(self._owner)
+        self._write(lambda store: store.release_run(thread_id, self._owner))
 
     # -- writes (queued, in order) --------------------------------------------------------
     def save(self, message: Message) -> None:
@@ -169,6 +218,7 @@ class Threads:
         """Finish the queued writes, then release the store."""
         self._closed = True
         _OPEN.discard(self)
+        _RUNNING.discard(self._owner)
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join(timeout=30)

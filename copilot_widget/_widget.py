@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pathlib
+import socket
 from typing import Any, cast
 
 import anywidget
@@ -175,9 +176,9 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         return self._settle(self._home.call(self._retry))
 
     def _retry(self) -> Run:
-        self._check_can_run()
         if not self.messages:
             raise InvalidOptionsError("There is nothing to retry: the thread is empty.")
+        self._check_can_run()
         last = self.messages[-1]
         details = last["incomplete_details"]
         if last["role"] == "assistant" and details and details["reason"] == "run_failed":
@@ -283,6 +284,24 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             error = ProviderError(_SETUP_HINT, "authentication_error", retryable=False)
             self._report_error(error)
             raise error
+        self._claim_thread()  # last: from here on the run starts
+
+    def _claim_thread(self) -> None:
+        """One run at a time per thread, across every kernel that shares the store: another
+        kernel's run (waiting for its approval, say) is never disturbed."""
+        claim = self._threads.claim_run(self.thread["id"])
+        holder = claim.holder
+        if holder is not None:
+            who = (
+                "Another copilot of this kernel"
+                if (holder.host, holder.pid) == (socket.gethostname(), os.getpid())
+                else f"Another kernel (process {holder.pid} on {holder.host})"
+            )
+            raise RunInProgressError(
+                f"{who} is running this thread: wait for its run to end, or start a new thread."
+            )
+        if claim.others_ran and self._threads.saved:  # what they added since we read it
+            self.messages = self._threads.messages(self.thread["id"])
 
     def _start(self, user_call: UserCall | None = None) -> Run:
         assert self._client is not None
@@ -358,6 +377,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             self._run_ended(event)
 
     def _run_ended(self, event: RunEnded) -> None:
+        self._threads.release_run(self._run.thread_id if self._run else self.thread["id"])
         self._to_front_end({"kind": "draft", "message": None})
         self._undo.run_ended(event.message_id, event.status == "completed")
         error = event.error

@@ -5,12 +5,19 @@ kept without bounds."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from typing import Any
 
 import pytest
 
-from copilot_widget import Copilot, InvalidOptionsError
+from copilot_widget import Copilot, InvalidOptionsError, RunInProgressError
 from copilot_widget._messages import text_of
+from copilot_widget._store import RunOwner, ThreadStore
+from copilot_widget._threads import REMOTE_CLAIM_SECONDS, _is_live
 from copilot_widget.testing import call, error, text, tool_calls
 
 from waiting import wait_until
@@ -244,3 +251,70 @@ def test_key_shaped_tokens_a_provider_echoes_are_redacted(serve: Any) -> None:
     shown = copilot.error["message"]
     assert upstream not in shown and "t0k3n" * 6 not in shown
     assert "Bad key sk-…redacted" in shown
+
+
+# -- two kernels, one thread: one run at a time, and a live run is never disturbed ---------
+
+
+def test_a_second_copilot_never_disturbs_a_live_pending_approval(
+    scripted: Any, tmp_path: Any
+) -> None:
+    path = tmp_path / "threads.sqlite3"
+    first, _, deleted = guarded(
+        scripted, [tool_calls(call("delete_rows", {"table": "users"})), text("Deleted.")],
+        store=path,
+    )  # fmt: skip
+    first.send("clean up")
+    (pending,) = first.pending_approvals
+    thread_id = first.thread["id"]
+
+    second, _ = scripted([text("Both answers are here.")], store=path, thread_id=thread_id)
+    with pytest.raises(RunInProgressError, match="is running this thread"):
+        second.send("me too")
+    stored = ThreadStore(path)
+    (waiting,) = [m for m in stored.messages(thread_id) if m["status"] == "in_progress"]
+    assert waiting["tool_calls"][0]["status"] == "requires_action"  # left as it is
+    first.approve(pending["tool_call_id"])
+    assert deleted == ["users"] and text_of(first.messages[-1]) == "Deleted."
+
+    # Once the first run ended, the thread is free, and the second copilot continues from
+    # what the first one added (not from its own copy, read before).
+    assert second.send("me too").status == "completed"
+    assert [text_of(m) for m in second.messages] == [
+        "clean up", "", "Deleted.", "me too", "Both answers are here."
+    ]  # fmt: skip
+    assert [m["status"] for m in stored.messages(thread_id)] == ["completed"] * 5
+    stored.close()
+
+
+def test_a_run_claimed_by_a_kernel_that_died_does_not_hold_the_thread(tmp_path: Any) -> None:
+    store = ThreadStore(tmp_path / "threads.sqlite3")
+    host = socket.gethostname()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        holder = RunOwner("copilot_a", host, alive.pid, time.time())
+        assert store.claim_run("thread_1", holder, _is_live).holder is None
+        me = RunOwner("copilot_b", host, os.getpid(), time.time())
+        assert store.claim_run("thread_1", me, _is_live).holder == holder  # alive: refused
+
+        gone = RunOwner("copilot_c", host, dead.pid, time.time())
+        assert store.claim_run("thread_2", gone, _is_live).holder is None
+        claim = store.claim_run("thread_2", me, _is_live)
+        assert claim.holder is None and claim.others_ran  # dead: taken over, and reread
+
+        # Another machine's kernel cannot be seen: its claim holds for a while, then not.
+        remote = RunOwner("copilot_d", "elsewhere", 1, time.time())
+        assert store.claim_run("thread_3", remote, _is_live).holder is None
+        assert store.claim_run("thread_3", me, _is_live).holder == remote
+        stale = remote._replace(started_at=time.time() - REMOTE_CLAIM_SECONDS - 1)
+        assert store.claim_run("thread_4", stale, _is_live).holder is None
+        assert store.claim_run("thread_4", me, _is_live).holder is None
+        # A run that ended releases its thread.
+        store.release_run("thread_1", "copilot_a")
+        assert store.claim_run("thread_1", me, _is_live).holder is None
+    finally:
+        alive.kill()
+        alive.wait()
+        store.close()
