@@ -283,6 +283,8 @@ def test_a_second_copilot_never_disturbs_a_live_pending_approval(
     assert [text_of(m) for m in second.messages] == [
         "clean up", "", "Deleted.", "me too", "Both answers are here."
     ]  # fmt: skip
+    first.close()
+    second.close()  # both finish their queued writes
     assert [m["status"] for m in stored.messages(thread_id)] == ["completed"] * 5
     stored.close()
 

@@ -74,7 +74,13 @@ def test_click_an_action_button_runs_it_without_a_model_turn(page: Page, jupyter
     row = page.locator("[data-testid='action-buttons']:not([hidden])")
     expect(row).to_be_visible(timeout=20_000)
     # The button naming an unknown action was refused before it could be shown.
-    expect(row.get_by_test_id("action-button")).to_have_text(["Add a big square", "List them"])
+    expect(row.get_by_test_id("action-button-label")).to_have_text(
+        ["Add a big square", "List them"]
+    )
+    # Each button shows what it does, not only on hover.
+    expect(row.get_by_test_id("action-button-runs")).to_have_text(
+        ['Runs create_shape(kind="square", x=240, y=120, size=100)', "Sends: List shapes"]
+    )
     answers = page.locator(ANSWERS).count()
     row.get_by_test_id("action-button").first.click()
     expect(page.locator(CANVAS)).to_have_attribute("data-count", "1", timeout=10_000)
