@@ -230,6 +230,8 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         return self._settle(self._home.call(self._click_button, message_id, button_id))
 
     def _click_button(self, message_id: str, button_id: str) -> Run:
+        if not self.action_buttons:  # buttons saved in the thread while they were on
+            raise InvalidOptionsError("Action buttons are off for this copilot.")
         message = next((m for m in self.messages if m["id"] == message_id), None)
         offered: list[Any] = message.get("buttons", []) if message is not None else []
         button = next((b for b in offered if b["id"] == button_id), None)

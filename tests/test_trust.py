@@ -127,6 +127,12 @@ def test_buttons_may_only_name_actions_the_model_may_call(scripted: Any) -> None
     assert [r["label"] for r in told["refused"]] == ["Tidy", "Off"]
     assert all("unknown action" in r["why"] for r in told["refused"])
 
+    # Buttons turned off: none of the old ones runs.
+    copilot.action_buttons = False
+    reply = click_from_the_page(copilot, message["id"], message["buttons"][0]["id"])
+    assert reply["ok"] is False and "Action buttons are off" in reply["error"]["message"]
+    copilot.action_buttons = True
+
     # An action turned off after it was offered cannot be run by its old button.
     copilot.actions["delete_rows"].available = "frontend"
     reply = click_from_the_page(copilot, message["id"], message["buttons"][0]["id"])
@@ -177,7 +183,7 @@ def test_the_turn_after_a_click_asks_for_approvals_and_offers_no_frontend_action
 
 
 def test_refusals_quote_a_short_prefix_of_what_they_refuse(scripted: Any) -> None:
-    copilot, _ = scripted([text("hi")])
+    copilot, _ = scripted([text("hi")], action_buttons=True)
     copilot.send("hello")
     huge = "x" * 6_000_000
     replies: list[dict[str, Any]] = []
