@@ -19,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
+import nbformat
 from playwright.sync_api import Locator, Page, expect
 
 ROOT = pathlib.Path(__file__).parent.parent.parent
@@ -50,6 +51,18 @@ class Jupyter:
 
     def lab_url(self, name: str) -> str:
         return f"{self.base}/lab/tree/{name}?reset&token={self.token}"
+
+    def write_notebook(self, name: str, *cells: str) -> str:
+        """A notebook of code `cells` in the server's root, for a test to open."""
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nbformat.write(notebook, self.root / name)
+        return name
 
     def notebook_url(self, name: str) -> str:
         return f"{self.base}/notebooks/{name}?token={self.token}"

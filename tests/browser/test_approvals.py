@@ -3,7 +3,6 @@ the arguments edited there, or is rejected with a reason the model hears."""
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -55,18 +54,6 @@ TOOL_CARD = "[data-testid='tool-call'][data-name='delete_rows']"
 ANSWERS = "[data-testid='message'][data-role='assistant']"
 
 
-def write_notebook(jupyter: Jupyter, name: str) -> str:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(COPILOT)]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, jupyter.root / name)
-    return name
-
-
 def wait_for_the_card(page: Page) -> None:
     ask(page, "Clean up the users table")
     card = page.get_by_test_id("approval-card")
@@ -79,7 +66,7 @@ def wait_for_the_card(page: Page) -> None:
 
 
 def test_approve_edited_arguments_runs_the_action(page: Page, jupyter: Jupyter) -> None:
-    name = write_notebook(jupyter, "approve.ipynb")
+    name = jupyter.write_notebook("approve.ipynb", SETUP, COPILOT)
     open_and_run(page, jupyter.lab_url(name))
     wait_for_the_card(page)
     expect(page.locator("#deleted")).to_have_text("nothing deleted yet")
@@ -97,7 +84,7 @@ def test_approve_edited_arguments_runs_the_action(page: Page, jupyter: Jupyter) 
 
 
 def test_reject_with_a_reason_tells_the_model(page: Page, jupyter: Jupyter) -> None:
-    name = write_notebook(jupyter, "reject.ipynb")
+    name = jupyter.write_notebook("reject.ipynb", SETUP, COPILOT)
     open_and_run(page, jupyter.lab_url(name))
     wait_for_the_card(page)
 
@@ -124,7 +111,7 @@ def test_reject_with_a_reason_tells_the_model(page: Page, jupyter: Jupyter) -> N
 
 
 def test_a_reloaded_page_shows_the_card_and_approves(page: Page, jupyter: Jupyter) -> None:
-    name = write_notebook(jupyter, "approve-reload.ipynb")
+    name = jupyter.write_notebook("approve-reload.ipynb", SETUP, COPILOT)
     open_and_run(page, jupyter.lab_url(name))
     wait_for_the_card(page)
     # The card comes back from the draft snapshot Python sends to a page opened later.

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import nbformat
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
@@ -193,18 +192,6 @@ def pieces(text: str, size: int) -> list[str]:
 
 
 # -- notebooks -------------------------------------------------------------------------------
-def write_notebook(jupyter: Jupyter, name: str, *cells: str) -> str:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, jupyter.root / name)
-    return name
-
-
 def kernel_value(page: Page, expression: str) -> Any:
     """What a Python expression is in the notebook's kernel, read from a new cell's output: the
     kernel's word, not the page's."""
@@ -384,7 +371,7 @@ def test_a_hostile_model_runs_no_script_and_makes_no_request(
     page.on("dialog", on_dialog)
     popups: list[str] = []
     page.on("popup", lambda popup: popups.append(popup.url))
-    name = write_notebook(jupyter, "hostile.ipynb", HOSTILE_SETUP, HOSTILE_COPILOT)
+    name = jupyter.write_notebook("hostile.ipynb", HOSTILE_SETUP, HOSTILE_COPILOT)
     open_and_run(page, jupyter.lab_url(name))
     url = page.url
 
@@ -500,7 +487,7 @@ def open_page_notebook(page: Page, jupyter: Jupyter, name: str) -> dict[str, Any
     """Open a notebook with a copilot and another scope's thread in its store, ask once, and
     return the kernel's state."""
     setup = PAGE_SETUP.replace("{store}", f"{name}.threads")
-    open_and_run(page, jupyter.lab_url(write_notebook(jupyter, name, setup, PAGE_COPILOT)))
+    open_and_run(page, jupyter.lab_url(jupyter.write_notebook(name, setup, PAGE_COPILOT)))
     ask(page, "Hello kernel")
     expect(page.locator(ANSWERS).last).to_contain_text(
         "The kernel answers: Hello kernel", timeout=20_000
@@ -707,7 +694,7 @@ copilot
 def test_a_model_button_for_a_confirm_action_asks_for_approval(
     page: Page, jupyter: Jupyter, decision: str
 ) -> None:
-    name = write_notebook(jupyter, f"button-{decision}.ipynb", BUTTONS_SETUP, BUTTONS_COPILOT)
+    name = jupyter.write_notebook(f"button-{decision}.ipynb", BUTTONS_SETUP, BUTTONS_COPILOT)
     open_and_run(page, jupyter.lab_url(name))
     ask(page, "What next?")
     expect(page.locator(ANSWERS).last).to_contain_text("Pick what comes next.", timeout=20_000)
