@@ -23,7 +23,11 @@ ACTION_OPTIONS = (
     "kind",
     "confirm",
     "timeout",
+    "render",
+    "vision",
 )
+#: `render(arguments, result, status)`: what a call shows at each status (CopilotKit's render).
+Render = Callable[[dict[str, Any], Any, str], Any]
 
 
 def check_choice(what: str, value: Any, choices: Iterable[Any]) -> None:
@@ -48,6 +52,8 @@ class Action:
         kind: Kind | None = None,
         confirm: bool = False,
         timeout: float | None = None,
+        render: Render | Literal[False] | None = None,
+        vision: bool | None = None,
     ) -> None:
         if not callable(handler):
             raise InvalidOptionsError(f"An action needs a callable, got {handler!r}.")
@@ -77,6 +83,21 @@ class Action:
                 f"Action {name!r}: timeout must be a positive number of seconds or None, "
                 f"got {timeout!r}."
             )
+        if render is not None and render is not False and not callable(render):
+            raise InvalidOptionsError(
+                f"Action {name!r}: render must be a function (arguments, result, status), "
+                f"False or None, got {render!r}."
+            )
+        if render is not None and render is not False and inspect.iscoroutinefunction(render):
+            # It is called as the call changes state, also while a run is being cancelled.
+            raise InvalidOptionsError(
+                f"Action {name!r}: render must be a plain (not async) function."
+            )
+        if vision is not None and not isinstance(vision, bool):
+            raise InvalidOptionsError(
+                f"Action {name!r}: vision must be True, False or None (follow the copilot), "
+                f"got {vision!r}."
+            )
         if description is not None and not isinstance(description, str):
             raise InvalidOptionsError(f"Action {name!r}: description must be a string.")
         implied_frontend = paired_action is not None or available == "frontend"
@@ -90,6 +111,11 @@ class Action:
         self.kind: Kind = kind or ("frontend" if implied_frontend else "backend")
         self.paired_action = paired_action
         self.confirm = confirm
+        #: What a call shows: a function of (arguments, result, status), False for the compact
+        #: card, None for the result's own representation.
+        self.render: Render | Literal[False] | None = render
+        #: Whether the model sees the images a call shows (None: as the copilot says).
+        self.vision = vision
         self.timeout = float(timeout) if timeout is not None else None
         self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
             getattr(handler, "__call__", None)  # noqa: B004 - callable objects with async __call__
@@ -176,7 +202,10 @@ class ActionAPI:
 
         Options: name, description, parameters (a CopilotKit list or a pydantic model),
         available ("enabled", "disabled", "frontend"), paired_action, kind ("backend",
-        "frontend"), confirm, timeout (seconds). Returns the function unchanged.
+        "frontend"), confirm, timeout (seconds), render (a function of arguments, result and
+        status whose value the chat shows for a call, or False for the compact card), vision
+        (whether the model sees the images a call shows; None follows the copilot). Returns
+        the function unchanged.
         """
         unknown = set(options) - set(ACTION_OPTIONS)
         if unknown:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
+from ._display import Display, images
 from ._schema import ArgumentsError, parse_arguments
 from ._serialize import clean_text
 
@@ -39,8 +41,9 @@ class ToolCall(TypedDict):
     name: str
     arguments: str
     status: ToolCallStatus
-    result: str | None
+    result: str | None  # what the model gets (JSON text)
     error: str | None
+    display: Display | None  # what the chat shows, when richer than `result`
 
 
 class TextContent(TypedDict):
@@ -140,9 +143,15 @@ def finish_interrupted(message: Message, reason: IncompleteReason) -> None:
     message["completed_at"] = now()
 
 
-def history(messages: list[Message]) -> list[dict[str, Any]]:
+def history(
+    messages: list[Message], vision: Callable[[ToolCall], bool] | None = None
+) -> list[dict[str, Any]]:
     """Chat Completions messages for a thread. Every tool call is followed by its result, so
     the request is valid even if a run was cut short (an unfinished call reads as cancelled).
+
+    `vision(call)`: whether the model sees the images of that call's display. They follow the
+    tool results of their message as one user message (Chat Completions takes image parts only
+    in user messages); the display itself is never sent.
 
     Strict providers refuse a whole request over one bad part, so every text is made
     encodable as UTF-8 (see clean_text) and arguments that were refused are replayed as `{}`.
@@ -186,7 +195,28 @@ def history(messages: list[Message]) -> list[dict[str, Any]]:
                     "content": clean_text(result),
                 }
             )
+        if vision is not None:
+            seen = _images_message([call for call in calls if vision(call)])
+            if seen is not None:
+                out.append(seen)
     return out
+
+
+def _images_message(calls: list[ToolCall]) -> dict[str, Any] | None:
+    names: list[str] = []
+    parts: list[dict[str, Any]] = []
+    for call in calls:
+        found = images(call.get("display"))
+        if found:
+            names.append(f"{clean_text(call['name'])} ({clean_text(call['id'])})")
+            parts.extend(
+                {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+                for mime, data in found
+            )
+    if not parts:
+        return None
+    text = {"type": "text", "text": "Images from the results of: " + ", ".join(names)}
+    return {"role": "user", "content": [text, *parts]}
 
 
 def replayed_arguments(text: str) -> str:

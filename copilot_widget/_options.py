@@ -33,6 +33,7 @@ class CopilotOptions(TypedDict, total=False):
     approval_timeout: float | None
     action_buttons: bool
     button_follow_up: bool
+    vision: bool
 
 
 OPTIONS: tuple[str, ...] = ("model", *CopilotOptions.__annotations__)
@@ -59,6 +60,7 @@ class Options:
     approval_timeout: float | None = None
     action_buttons: bool = False
     button_follow_up: bool = False
+    vision: bool = False
 
 
 def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
@@ -101,7 +103,7 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
         )
     if o.store is not None and not isinstance(o.store, str | os.PathLike):
         raise InvalidOptionsError(f"store must be a path or ':memory:', got {o.store!r}.")
-    for name in ("action_buttons", "button_follow_up"):
+    for name in ("action_buttons", "button_follow_up", "vision"):
         if not isinstance(getattr(o, name), bool):
             raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")
     return o

@@ -201,7 +201,10 @@ class Run:
 
     async def _step(self) -> Message:
         # The context and the action list are read fresh before every step.
-        request = [{"role": "system", "content": self._system_prompt()}, *history(self._history())]
+        request = [
+            {"role": "system", "content": self._system_prompt()},
+            *history(self._history(), self._tools.vision),
+        ]
         message = self._new_draft()
         await self._stream(message, request, self._tools.definitions())
         await self._tools.run_all(message)
@@ -282,6 +285,7 @@ class Run:
                 "status": "pending",
                 "result": None,
                 "error": None,
+                "display": None,
             }
             message["tool_calls"].append(call)
         elif part.id:
@@ -350,6 +354,7 @@ class Run:
         self._flush()
         message["content"][0]["text"]["value"] = "".join(self._text)
         finish_interrupted(message, reason)
+        self._tools.interrupted(message)
         self._end_message(message, reason)
 
     def _pause(self, paused: bool) -> None:

@@ -18,6 +18,7 @@ class RunSettings:
     action_buttons: bool
     button_follow_up: bool
     base_url: str
+    vision: bool = False
     secrets: tuple[str, ...] = ()
 
 
@@ -66,6 +67,13 @@ class ActionFailed:
 
 
 @dataclasses.dataclass(frozen=True)
+class CallbackFailed:
+    """The user's own code called by the run (an action's `render=`) failed; the run goes on."""
+
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RunEnded:
     """The run ended with `status`; `message_id` is its last answer; `error` when it failed."""
 
@@ -82,5 +90,6 @@ RunEvent = (
     | MessageCompleted
     | StatusChanged
     | ActionFailed
+    | CallbackFailed
     | RunEnded
 )

@@ -508,8 +508,21 @@ def _tool_call_ok(call: Any) -> bool:
         return False
     call.setdefault("result", None)
     call.setdefault("error", None)
+    call.setdefault("display", None)  # saved before calls had one
     return (
         all(isinstance(call.get(key), str) for key in ("id", "name", "arguments"))
         and call.get("status") in _CALL_STATUSES
         and all(call[key] is None or isinstance(call[key], str) for key in ("result", "error"))
+        and _display_ok(call["display"])
+    )
+
+
+def _display_ok(display: Any) -> bool:
+    if display is None:
+        return True
+    if not isinstance(display, dict) or not isinstance(display.get("data"), dict):
+        return False
+    note = display.setdefault("note", None)
+    return (note is None or isinstance(note, str)) and all(
+        isinstance(mime, str) for mime in display["data"]
     )

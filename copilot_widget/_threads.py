@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from ._display import reopened
 from ._messages import Message, Thread, finish_interrupted, new_id
 from ._store import MEMORY, Claim, RunOwner, StoreError, ThreadStore
 
@@ -110,10 +111,13 @@ class Threads:
     def messages(self, thread_id: str) -> list[Message]:
         """A thread's messages. One still in progress was cut off by a kernel that stopped, or
         is being written by another live kernel: it is shown as interrupted here, and never
-        rewritten (its owner may still complete it)."""
+        rewritten (its owner may still complete it). A live widget shown by a call is kept only
+        if it is alive in this kernel: the page never asks for a widget that is gone."""
         messages: list[Message] = self._read(lambda store: store.messages(thread_id), [])
         for message in messages:
             message["is_undoable"] = message["is_redoable"] = False  # snapshots live in memory
+            for call in message["tool_calls"]:
+                call["display"] = reopened(call["display"])
             if message["status"] == "in_progress":
                 finish_interrupted(message, "run_interrupted")
         return messages

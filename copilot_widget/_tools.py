@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic
 
 from . import _buttons as buttons
+from ._display import Display, display_of, model_text
 from ._messages import Message, ToolCall
-from ._run_events import ActionFailed, DraftChanged, RunEvent, RunSettings
+from ._run_events import ActionFailed, CallbackFailed, DraftChanged, RunEvent, RunSettings
 from ._schema import ArgumentsError, parse_arguments, problems
 from ._serialize import to_json
 
@@ -100,6 +101,16 @@ class ToolCalls:
         self._actions, self._emit, self._paused = actions, emit, paused
         self.approvals: dict[str, Approval] = {}
         self._message: Message | None = None
+        #: Calls shown by their action's `render=`: (action, arguments) by call id.
+        self._rendered: dict[str, tuple[Action, dict[str, Any]]] = {}
+        self._render_failed: set[str] = set()  # calls whose render failure was reported
+
+    def vision(self, call: ToolCall) -> bool:
+        """Whether the model sees the images of `call`'s display."""
+        action = self._actions().get(call["name"])
+        if action is not None and action.vision is not None:
+            return action.vision
+        return self._settings.vision
 
     def definitions(self) -> list[dict[str, Any]]:
         """The tools offered to the model for the next step."""
@@ -140,12 +151,17 @@ class ToolCalls:
         except pydantic.ValidationError as exc:
             self._fail(call, f"Invalid arguments: {problems(exc)}", "invalid_arguments")
             return
+        if callable(action.render):
+            self._rendered[call["id"]] = (action, arguments)
+            self._set(call, display=self._display(call, "pending"))
         if action.confirm and not approved:
             decided = await self._ask_approval(call, action, arguments)
             if decided is None:
                 return
             arguments = decided
-        self._set(call, status="running")
+            if call["id"] in self._rendered:
+                self._rendered[call["id"]] = (action, arguments)
+        self._set(call, status="running", display=self._display(call, "running"))
         try:
             value = await invoke(action, (), arguments)
         except TimeoutError:
@@ -156,12 +172,55 @@ class ToolCalls:
             self._fail(call, str(exc) or type(exc).__name__, type(exc).__name__, action)
             return
         try:
-            result = to_json(value)
+            result = model_text(value)
         except Exception as exc:
             self._fail(call, f"The result cannot be sent to the model: {exc}", "bad_result", action)
             return
-        self._set(call, status="completed", result=result)
+        if action.render is False:
+            display = None
+        else:
+            display = self._display(call, "completed", value, own=lambda: display_of(value))
+        self._set(call, status="completed", result=result, display=display)
         await self._call_paired(action, call, value)
+
+    def _display(
+        self,
+        call: ToolCall,
+        status: str,
+        value: Any = None,
+        *,
+        own: Callable[[], Display | None] = lambda: None,
+    ) -> Display | None:
+        """What `call` shows at `status`: what its action's `render=` returns, or `own()` (the
+        result's own display) when it has none, or when it fails (reported, never failing the
+        call)."""
+        rendered = self._rendered.get(call["id"])
+        if rendered is None:
+            return own()
+        action, arguments = rendered
+        render = action.render
+        if not callable(render):  # render=False or None
+            return own()
+        try:
+            shown = render(dict(arguments), value, status)
+        except Exception as exc:
+            logger.warning("render= of action %r failed (%s)", action.name, status, exc_info=True)
+            if call["id"] not in self._render_failed:
+                self._render_failed.add(call["id"])
+                self._emit(
+                    CallbackFailed(
+                        f"The render function of action {action.name!r} failed while the call "
+                        f"was {status}: {exc!r}. The call shows its result instead."
+                    )
+                )
+            return own()
+        return display_of(shown, rendered=True)
+
+    def interrupted(self, message: Message) -> None:
+        """The run was cut short: calls shown by `render=` show their final status."""
+        for call in message["tool_calls"]:
+            if call["id"] in self._rendered and call["status"] == "cancelled":
+                call["display"] = self._display(call, call["status"])
 
     def _offer_buttons(self, call: ToolCall, actions: Mapping[str, Action]) -> None:
         assert self._message is not None
@@ -182,7 +241,7 @@ class ToolCalls:
         `Copilot.approve` resolves an approval, and only for a call pending in this run."""
         approval = Approval(call, action, arguments, self._run_id, self._thread_id)
         self.approvals[call["id"]] = approval
-        self._set(call, status="requires_action")
+        self._set(call, status="requires_action", display=self._display(call, "requires_action"))
         self._paused(True)
         try:
             verdict, value = await asyncio.wait_for(
@@ -208,6 +267,7 @@ class ToolCalls:
                 }
             ),
             error=f"Rejected{': ' + reason if reason else ''}",
+            display=self._display(call, "rejected"),
         )
         return None
 
@@ -231,7 +291,11 @@ class ToolCalls:
 
     def _fail(self, call: ToolCall, message: str, type: str, action: Action | None = None) -> None:
         self._set(
-            call, status="failed", error=message, result=to_json({"error": message, "type": type})
+            call,
+            status="failed",
+            error=message,
+            result=to_json({"error": message, "type": type}),
+            display=self._display(call, "failed") if call["id"] in self._rendered else None,
         )
         if action is not None:
             self._emit(ActionFailed(action.name, call["id"], message))

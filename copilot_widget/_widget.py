@@ -40,6 +40,7 @@ from ._options import CopilotOptions, check_options, check_str
 from ._run import Run
 from ._run_events import (
     ActionFailed,
+    CallbackFailed,
     DraftChanged,
     DraftCheckpoint,
     DraftDelta,
@@ -123,6 +124,8 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         self.action_buttons = o.action_buttons
         #: After a clicked action button runs, let the model take a turn.
         self.button_follow_up = o.button_follow_up
+        #: Let the model see the images that calls show (an action's `vision=` overrides it).
+        self.vision = o.vision
         self.app_id, self.user_id, self.company_id = o.app_id, o.user_id, o.company_id
         self._closed = False
         self._home = Home()
@@ -220,6 +223,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             "status": "pending",
             "result": None,
             "error": None,
+            "display": None,
         }
         return self._start(UserCall(call, approved=approved))
 
@@ -315,6 +319,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             button_follow_up=self.button_follow_up,
             base_url=str(self._client.base_url),
             secrets=(self._client.api_key,),
+            vision=self.vision,
         )
         run = Run(
             self._client,
@@ -375,6 +380,8 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
                 {"type": "action_error", "message": event.message, "action": event.action,
                  "tool_call_id": event.tool_call_id},
             )  # fmt: skip
+        elif isinstance(event, CallbackFailed):
+            self._report_error(CallbackError(event.message))
         elif isinstance(event, RunEnded):
             self._run_ended(event)
 

@@ -52,6 +52,10 @@ def full_message(thread_id: str) -> Any:
             "status": "completed",
             "result": '{"name": "Ada"}',
             "error": None,
+            "display": {
+                "data": {"text/html": "<b>Ada</b>", "text/plain": "Ada"},
+                "note": "The image was too large to show (1.6 MB); showing the HTML view.",
+            },
         },
         {
             "id": "call_2",
@@ -60,6 +64,7 @@ def full_message(thread_id: str) -> Any:
             "status": "failed",
             "result": '{"error": "x"}',
             "error": "x",
+            "display": None,
         },
     ]
     message["is_undoable"] = True
@@ -476,7 +481,7 @@ def test_a_message_from_an_older_version_gets_the_keys_it_lacks(tmp_path: pathli
     store.create_thread(thread, SCOPE)
     message = full_message(thread["id"])
     old = {k: v for k, v in message.items() if k not in ("buttons", "is_redoable", "object")}
-    for key in ("result", "error"):
+    for key in ("result", "error", "display"):
         del old["tool_calls"][0][key]
     del old["content"][0]["text"]["annotations"]
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
@@ -488,6 +493,7 @@ def test_a_message_from_an_older_version_gets_the_keys_it_lacks(tmp_path: pathli
     assert loaded["buttons"] == [] and loaded["is_redoable"] is False
     assert loaded["object"] == "thread.message"
     assert loaded["tool_calls"][0]["result"] is None and loaded["tool_calls"][0]["error"] is None
+    assert loaded["tool_calls"][0]["display"] is None  # saved before calls had a display
     assert loaded["content"][0]["text"] == {"value": "Hello *there*", "annotations": []}
 
 
