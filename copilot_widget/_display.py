@@ -81,7 +81,16 @@ class Display(TypedDict):
 def display_of(value: Any, *, rendered: bool = False) -> Display | None:
     """The display of a value, or None when it has nothing richer than its JSON text (the
     card shows that text). `rendered`: the value came from an action's `render=` function,
-    which asked to show it: a string is shown as Markdown and any value at least as text."""
+    which asked to show it: a string is shown as Markdown and any value at least as text.
+    Never raises."""
+    try:
+        return _display_of(value, rendered)
+    except Exception:  # a bug of ours or of the shell's formatters: the card shows the text
+        logger.warning("Computing the display of a %s failed", type(value).__name__, exc_info=True)
+        return None
+
+
+def _display_of(value: Any, rendered: bool) -> Display | None:
     if value is None:
         return None
     if rendered and isinstance(value, str):
@@ -90,13 +99,9 @@ def display_of(value: Any, *, rendered: bool = False) -> Display | None:
         return None
     tables: set[str] = set()
     failed: list[tuple[str, str]] = []
-    try:
-        data = _special(value, tables)
-        if data is None:
-            data = _format(value, failed)
-    except Exception:  # a bug of ours or a formatter of the shell: the card shows the text
-        logger.warning("Computing the display of a %s failed", type(value).__name__, exc_info=True)
-        return None
+    data = _special(value, tables)
+    if data is None:
+        data = _format(value, failed)
     rich = any(mime != "text/plain" for mime in data)
     if not rich and not failed and not rendered:
         return None
@@ -302,12 +307,14 @@ def _size(chars: int) -> str:
 # -- what the model gets ----------------------------------------------------------------------
 def model_text(value: Any) -> str:
     """The result as the model gets it: JSON text bounded by `_serialize.MAX_CHARS`, never HTML
-    or base64. Data (JSON types, dataclasses, pydantic models, DataFrames as a bounded
-    preview) is its JSON; another object is its Markdown or LaTeX text if it has one, else its
-    plain text (a figure: `<Figure size 400x250 with 1 Axes>`). Raises ResultError."""
-    if _is_data(value):
-        return to_json(value)
-    return to_json(_text_form(value))
+    or base64. An object with a Markdown or LaTeX form gets that text; anything else is
+    `to_json` as ever (data as JSON, a DataFrame as a bounded preview, another object as its
+    repr: a figure is `<Figure size 400x250 with 1 Axes>`). Raises ResultError."""
+    if not _is_data(value):
+        text = _text_form(value)
+        if text is not None:
+            return to_json(text)
+    return to_json(value)
 
 
 def _is_data(value: Any) -> bool:
@@ -318,9 +325,7 @@ def _is_data(value: Any) -> bool:
     return type(value).__module__.split(".")[0] in ("pandas", "numpy")
 
 
-def _text_form(value: Any) -> str:
-    if isinstance(value, ipywidgets.Widget):
-        return _plain_text(value)
+def _text_form(value: Any) -> str | None:
     formatters = _formatter().formatters
     for mime in ("text/markdown", "text/latex"):
         formatter = formatters.get(mime)
@@ -329,7 +334,7 @@ def _text_form(value: Any) -> str:
             text = text[0]
         if isinstance(text, str) and text.strip():
             return text
-    return _plain_text(value)
+    return None
 
 
 # -- what a display becomes after its kernel ----------------------------------------------------

@@ -4,9 +4,12 @@ lets the model see the images, and displays survive a restart (a dead widget tur
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import datetime
 import json
 import pathlib
+import threading
 import warnings
 from typing import Any
 
@@ -20,6 +23,7 @@ from copilot_widget._display import (
     WIDGET_ENDED,
     WIDGET_MIME,
     display_of,
+    model_text,
 )
 from copilot_widget.testing import call, text, tool_calls
 
@@ -146,6 +150,12 @@ def test_every_repr_method_gives_its_mime_type() -> None:
     assert display["note"] is None
 
 
+def test_the_model_gets_a_text_form_never_markup() -> None:
+    assert json.loads(model_text(Rich())) == "**bold**"  # Markdown before LaTeX
+    assert json.loads(model_text(Hostile())).startswith("<test_display.Hostile")
+    assert json.loads(model_text(datetime.date(2024, 5, 1))) == "2024-05-01"  # data as ever
+
+
 class Bundle:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return {
@@ -207,7 +217,7 @@ def test_a_failing_repr_falls_back_to_text_and_the_call_completes(scripted: Any)
     assert shown["status"] == "completed" and shown["error"] is None
     assert list(shown["display"]["data"]) == ["text/plain"]
     assert shown["display"]["note"] == "The HTML view could not be made (ValueError); showing text."
-    assert "Broken at 0x" in tool_contents(server)[0]
+    assert "test_display.Broken" in tool_contents(server)[0]
 
 
 def test_a_widget_result_shows_live(scripted: Any) -> None:
@@ -265,6 +275,44 @@ def test_render_is_called_at_each_status_and_replaces_the_display(
     assert [r is None for _, _, r in seen] == [True] * (len(statuses) - 1) + [False]
     display = the_call(copilot)["display"]
     assert display["data"]["text/html"] == "<p>completed</p>"  # not the table
+
+
+def test_render_shows_a_rejected_call_as_rejected(scripted: Any) -> None:
+    seen: list[str] = []
+    copilot, _ = scripted(one_call("sales"))
+    copilot.action(
+        big_frame,
+        name="sales",
+        description="Sales.",
+        confirm=True,
+        render=lambda arguments, result, status: seen.append(status) or Card(status),
+    )
+    copilot.send("go")
+    copilot.reject(copilot.pending_approvals[0]["tool_call_id"], reason="not now")
+    assert seen == ["pending", "requires_action", "rejected"]
+    assert the_call(copilot)["display"]["data"]["text/html"] == "<p>rejected</p>"
+
+
+async def test_render_shows_a_cancelled_call_as_cancelled(scripted: Any) -> None:
+    seen: list[str] = []
+    started = threading.Event()  # set on the engine's loop, waited for on the test's
+    copilot, _ = scripted(one_call("slow"))
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    copilot.action(
+        slow,
+        description="Slow.",
+        render=lambda arguments, result, status: seen.append(status) or Card(status),
+    )
+    run = copilot.send("go")
+    assert await asyncio.to_thread(started.wait, 5)
+    run.cancel()
+    await run
+    assert seen == ["pending", "running", "cancelled"]
+    assert the_call(copilot)["display"]["data"]["text/html"] == "<p>cancelled</p>"
 
 
 def test_render_may_return_markdown_text_or_nothing(scripted: Any) -> None:
