@@ -12,6 +12,7 @@ import python from "highlight.js/lib/languages/python";
 import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
 import { Marked } from "marked";
+import { beginMath, fillMath, mathExtensions } from "./math";
 
 // A handful of common languages keeps the bundle small; their aliases (py, js, ts, sh, md...)
 // come with them.
@@ -39,6 +40,7 @@ const marked = new Marked({
       return `<pre><code class="hljs language-${language}">${html}</code></pre>\n`;
     },
   },
+  extensions: mathExtensions,
 });
 
 const purify = DOMPurify();
@@ -173,9 +175,13 @@ export function sanitize(html: string): DocumentFragment {
   return fragment;
 }
 
-/** Renders model markdown to a sanitised fragment, with a Copy button on every code block. */
+/** Renders model markdown to a sanitised fragment, with a Copy button on every code block and
+ * `$…$` / `$$…$$` typeset as MathML. */
 export function renderMarkdown(text: string): DocumentFragment {
+  beginMath();
   const fragment = sanitize(marked.parse(text, { async: false }));
+  // The sanitiser allows no MathML: the formulas go in after it, typeset by our own code.
+  fillMath(fragment);
   for (const pre of fragment.querySelectorAll("pre")) {
     const block = document.createElement("div");
     block.className = "cw-code";
