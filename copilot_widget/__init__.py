@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._actions import Action
 from ._context import Readable
 from ._errors import CopilotError, InvalidOptionsError, ProviderError, RunInProgressError
+from ._output import CopilotOutput
 from ._run import Run
 from ._widget import Copilot
 
@@ -20,6 +21,7 @@ __all__ = [
     "Action",
     "Copilot",
     "CopilotError",
+    "CopilotOutput",
     "InvalidOptionsError",
     "ProviderError",
     "Readable",

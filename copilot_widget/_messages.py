@@ -44,6 +44,7 @@ class ToolCall(TypedDict):
     result: str | None  # what the model gets (JSON text)
     error: str | None
     display: Display | None  # what the chat shows, when richer than `result`
+    outputs: list[str]  # ids of the copilot outputs its handler (or paired action) changed
 
 
 class TextContent(TypedDict):

@@ -286,6 +286,7 @@ class Run:
                 "result": None,
                 "error": None,
                 "display": None,
+                "outputs": [],
             }
             message["tool_calls"].append(call)
         elif part.id:

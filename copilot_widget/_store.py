@@ -509,11 +509,14 @@ def _tool_call_ok(call: Any) -> bool:
     call.setdefault("result", None)
     call.setdefault("error", None)
     call.setdefault("display", None)  # saved before calls had one
+    call.setdefault("outputs", [])
     return (
         all(isinstance(call.get(key), str) for key in ("id", "name", "arguments"))
         and call.get("status") in _CALL_STATUSES
         and all(call[key] is None or isinstance(call[key], str) for key in ("result", "error"))
         and _display_ok(call["display"])
+        and isinstance(call["outputs"], list)
+        and all(isinstance(output, str) for output in call["outputs"])
     )
 
 

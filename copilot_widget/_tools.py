@@ -22,6 +22,7 @@ import pydantic
 from . import _buttons as buttons
 from ._display import Display, display_of, model_text
 from ._messages import Message, ToolCall
+from ._output import CallInProgress, current_call
 from ._run_events import ActionFailed, CallbackFailed, DraftChanged, RunEvent, RunSettings
 from ._schema import ArgumentsError, parse_arguments, problems
 from ._serialize import to_json
@@ -163,7 +164,7 @@ class ToolCalls:
                 self._rendered[call["id"]] = (action, arguments)
         self._set(call, status="running", display=self._display(call, "running"))
         try:
-            value = await invoke(action, (), arguments)
+            value = await self._invoke(call, action, (), arguments)
         except TimeoutError:
             self._fail(call, f"The action timed out after {action.timeout:g} s.", "timeout", action)
             return
@@ -277,12 +278,27 @@ class ToolCalls:
                 continue
             args, kwargs = action.paired_arguments(value)
             try:
-                await invoke(action, args, kwargs)
+                await self._invoke(call, action, args, kwargs)
             except Exception as exc:
                 logger.warning("Paired action %r failed", action.name, exc_info=True)
                 message = f"The paired action {action.name!r} failed: {exc}"
                 self._set(call, error=message)
                 self._emit(ActionFailed(action.name, call["id"], message))
+
+    async def _invoke(
+        self, call: ToolCall, action: Action, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Run a handler for `call`; the copilot outputs it updates are recorded on the call
+        (the context variable reaches a handler's worker thread too)."""
+        progress = CallInProgress(call["id"], call["name"])
+        token = current_call.set(progress)
+        try:
+            return await invoke(action, args, kwargs)
+        finally:
+            current_call.reset(token)
+            if progress.outputs:
+                changed = [*call["outputs"], *progress.outputs]
+                self._set(call, outputs=list(dict.fromkeys(changed)))
 
     def _set(self, call: ToolCall, **changes: Any) -> None:
         call.update(changes)  # type: ignore[typeddict-item]

@@ -37,6 +37,7 @@ from ._frontend import FrontEndAPI
 from ._loop import Home, running_loop
 from ._messages import MAX_TEXT_CHARS, Message, ToolCall, new_id, new_message
 from ._options import CopilotOptions, check_options, check_str
+from ._output import CopilotOutput
 from ._run import Run
 from ._run_events import (
     ActionFailed,
@@ -158,6 +159,13 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         self._readables.append(handle)
         return handle
 
+    def output(self, initial: Any = None) -> CopilotOutput:
+        """An output area for the notebook that actions update with `out.update(obj)` (any
+        displayable or widget). Show it as a cell's last expression or with `display(out)`;
+        unlike a display handle, it keeps updating after a page reload. The chat links each
+        call to the outputs it changed."""
+        return CopilotOutput(initial)
+
     # -- runs ---------------------------------------------------------------------------
     def send(self, text: str) -> Run:
         """Send a user message and start a run. In a notebook it returns at once (`await` the
@@ -224,6 +232,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             "result": None,
             "error": None,
             "display": None,
+            "outputs": [],
         }
         return self._start(UserCall(call, approved=approved))
 

@@ -72,3 +72,32 @@ def test_shapes_canvas_offline_with_approval_and_undo() -> None:
     # The canvas display was redrawn in place after each change: empty again after the redo.
     canvas = next(c for c in nb.cells if 'id="canvas"' in outputs_text(c))
     assert 'data-count="0"' in outputs_text(canvas)
+
+
+def test_data_analysis_offline_shows_tables_charts_and_a_live_slider() -> None:
+    nb = run_notebook(
+        "03_data_analysis.ipynb",
+        [
+            "def shown(name):\n"
+            "    calls = [c for m in copilot.messages for c in m['tool_calls']\n"
+            "             if c['name'] == name]\n"
+            "    return sorted(calls[-1]['display']['data'])\n"
+            "for prompt in ['Describe the data', 'Revenue by region', 'Plot units by month',\n"
+            "               'Only North', 'Give me a slider to explore']:\n"
+            "    await copilot.send(prompt)\n"
+            "print('describe', shown('describe'))\n"
+            "print('aggregate', shown('aggregate'))\n"
+            "print('plot', shown('plot'))\n"
+            "print('explore', shown('explore'))\n"
+            "print('selection', selection['region'], len(selected()))\n"
+            "print('errors', [c['error'] for m in copilot.messages for c in m['tool_calls']"
+            " if c['error']])",
+        ],
+    )
+    out = outputs_text(nb.cells[-1])
+    assert "describe ['text/html', 'text/plain']" in out, out
+    assert "aggregate ['text/html', 'text/plain']" in out, out
+    assert "plot ['image/png', 'text/plain']" in out, out
+    assert "explore ['application/vnd.jupyter.widget-view+json', 'text/plain']" in out, out
+    assert "selection North 36" in out, out
+    assert "errors []" in out, out

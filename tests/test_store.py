@@ -56,6 +56,7 @@ def full_message(thread_id: str) -> Any:
                 "data": {"text/html": "<b>Ada</b>", "text/plain": "Ada"},
                 "note": "The image was too large to show (1.6 MB); showing the HTML view.",
             },
+            "outputs": ["output_1"],
         },
         {
             "id": "call_2",
@@ -65,6 +66,7 @@ def full_message(thread_id: str) -> Any:
             "result": '{"error": "x"}',
             "error": "x",
             "display": None,
+            "outputs": [],
         },
     ]
     message["is_undoable"] = True
@@ -481,7 +483,7 @@ def test_a_message_from_an_older_version_gets_the_keys_it_lacks(tmp_path: pathli
     store.create_thread(thread, SCOPE)
     message = full_message(thread["id"])
     old = {k: v for k, v in message.items() if k not in ("buttons", "is_redoable", "object")}
-    for key in ("result", "error", "display"):
+    for key in ("result", "error", "display", "outputs"):
         del old["tool_calls"][0][key]
     del old["content"][0]["text"]["annotations"]
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
@@ -494,6 +496,7 @@ def test_a_message_from_an_older_version_gets_the_keys_it_lacks(tmp_path: pathli
     assert loaded["object"] == "thread.message"
     assert loaded["tool_calls"][0]["result"] is None and loaded["tool_calls"][0]["error"] is None
     assert loaded["tool_calls"][0]["display"] is None  # saved before calls had a display
+    assert loaded["tool_calls"][0]["outputs"] == []
     assert loaded["content"][0]["text"] == {"value": "Hello *there*", "annotations": []}
 
 
