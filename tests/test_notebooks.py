@@ -28,16 +28,20 @@ def test_quickstart_runs_offline_and_the_paired_action_updates_the_greeting() ->
             "print('offline', copilot.offline_demo)\n"
             "message = await copilot.send('Who is user 2?')\n"
             "print([c['status'] for c in copilot.messages[1]['tool_calls']])\n"
-            "print(message['content'][0]['text']['value'])",
+            "print(message['content'][0]['text']['value'])\n"
+            "print('greeting', greeting.state()['outputs'][0]['data']['text/html'])\n"
+            "print('changed by', copilot.messages[1]['tool_calls'][0]['outputs']"
+            " == [greeting.output_id])",
         ],
     )
     last = outputs_text(nb.cells[-1])
     assert "offline True" in last
     assert "['completed']" in last
     assert "That is **Ada Lovelace** (ada@example.com)" in last
-    # The paired frontend action updated the greeting display in place.
-    greeting = next(c for c in nb.cells if "id='greeting'" in outputs_text(c))
-    assert "hello Ada Lovelace" in outputs_text(greeting)
+    # The paired frontend action updated the greeting, an output the copilot owns, and the
+    # call records that it did.
+    assert "greeting <h1 id='greeting'>hello Ada Lovelace</h1>" in last
+    assert "changed by True" in last
 
 
 def test_shapes_canvas_offline_with_approval_and_undo() -> None:
@@ -56,7 +60,8 @@ def test_shapes_canvas_offline_with_approval_and_undo() -> None:
             "copilot.undo()\n"
             "print('after undo', len(canvas.shapes))\n"
             "copilot.redo()\n"
-            "print('after redo', len(canvas.shapes))",
+            "print('after redo', len(canvas.shapes))\n"
+            "print('drawn', canvas.view.state()['outputs'][0]['data']['text/html'][:40])",
         ],
     )
     out = outputs_text(nb.cells[-1])
@@ -69,9 +74,8 @@ def test_shapes_canvas_offline_with_approval_and_undo() -> None:
         "after redo 0",
     ):
         assert line in out, out
-    # The canvas display was redrawn in place after each change: empty again after the redo.
-    canvas = next(c for c in nb.cells if 'id="canvas"' in outputs_text(c))
-    assert 'data-count="0"' in outputs_text(canvas)
+    # The canvas output was redrawn after each change: empty again after the redo.
+    assert 'drawn <svg id="canvas" data-count="0"' in out
 
 
 def test_data_analysis_offline_shows_tables_charts_and_a_live_slider() -> None:
