@@ -10,7 +10,9 @@ type Handler = (...args: never[]) => void;
 export class FakeModel implements AnyModel<Model> {
   /** Every request the front end sent to the kernel, in order (with its request_id). */
   readonly sent: Request[] = [];
-  readonly widget_manager = {
+  /** The page's widget manager: by default one that has no models (tests of live widgets put
+   * a fake one here before mounting). */
+  widget_manager: AnyModel<Model>["widget_manager"] = {
     get_model: () => Promise.reject(new Error("not in tests")),
   };
   #state: Model;

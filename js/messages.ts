@@ -3,6 +3,7 @@
 // place.
 import { ApprovalCard, type ApprovalHost } from "./approvals";
 import { ActionButtonRow, type ButtonHost } from "./buttons";
+import { DisplayView, type WidgetManager } from "./display";
 import { button, h } from "./dom";
 import { renderMarkdown } from "./markdown";
 import { RefusalNotice } from "./panels";
@@ -52,7 +53,9 @@ export function messageText(message: Message): string {
 
 /** One tool call as a collapsible card, updated in place as its status changes. Every piece of
  * tool text is set with textContent: results and errors can hold anything. While the call waits
- * for approval (in the draft), its approval card sits right under it, always in view. */
+ * for approval (in the draft), its approval card sits right under it, always in view. What the
+ * call shows (a table, a chart, a widget: its `display`) sits under the card, always in view:
+ * it is what the user asked for; the raw result stays in the collapsed card. */
 class ToolCallCard {
   readonly el: HTMLDetailsElement;
   #summary: HTMLElement;
@@ -67,9 +70,12 @@ class ToolCallCard {
   /** Where approvals are sent; null: this card never shows one (a finished message). */
   #host: ApprovalHost | null;
   #approval: ApprovalCard | null = null;
+  #widgets: WidgetManager | null;
+  #display: DisplayView | null = null;
 
-  constructor(host: ApprovalHost | null) {
+  constructor(host: ApprovalHost | null, widgets: WidgetManager | null) {
     this.#host = host;
+    this.#widgets = widgets;
     this.#summary = h(
       "summary",
       {},
@@ -101,6 +107,7 @@ class ToolCallCard {
   /** Call once the card is in its list (the approval card goes right after it). */
   update(call: ToolCall): void {
     this.#updateApproval(call);
+    this.#updateDisplay(call);
     const key = JSON.stringify([call.name, call.status, call.arguments, call.result, call.error]);
     if (key === this.#key) return;
     this.#key = key;
@@ -118,7 +125,28 @@ class ToolCallCard {
 
   remove(): void {
     this.#removeApproval();
+    this.#display?.remove();
+    this.#display = null;
     this.el.remove();
+  }
+
+  releaseWidgets(): void {
+    this.#display?.releaseWidget();
+  }
+
+  /** Shown while the call runs too (an action's `render=` progress), updated as it changes. */
+  #updateDisplay(call: ToolCall): void {
+    const display = call.display ?? null;
+    if (display === null) {
+      this.#display?.remove();
+      this.#display = null;
+      return;
+    }
+    if (this.#display === null) {
+      this.#display = new DisplayView(this.#widgets);
+      (this.#approval?.el ?? this.el).after(this.#display.el);
+    }
+    this.#display.update(display);
   }
 
   /** The approval card lives as long as the same call waits for approval, so what the user
@@ -130,6 +158,7 @@ class ToolCallCard {
     if (!waiting || this.#host === null) return;
     if (this.#approval === null) {
       this.#approval = new ApprovalCard(call, this.#host);
+      // Right under the card, above what the call shows.
       this.el.after(this.#approval.el);
     } else {
       this.#approval.update(call);
@@ -170,6 +199,7 @@ export class MessageView {
   #note = h("div", { class: "cw-message-note", hidden: true });
   #cards: ToolCallCard[] = [];
   #approvals: ApprovalHost | null;
+  #widgets: WidgetManager | null;
   #actions: ActionButtonRow | null = null;
   #text: string | null = null;
   // Markdown shown as plain text for now (see EAGER_MARKDOWN), rendered by renderMarkdown().
@@ -187,15 +217,18 @@ export class MessageView {
   /** `deferMarkdown`: show the text as plain text until renderMarkdown() is called.
    * `approvals`: where the approval cards of its tool calls send decisions (the draft's); null:
    * no approval cards. `buttons`: where its action buttons send clicks (finished messages
-   * only); null: no buttons. */
+   * only); null: no buttons. `widgets`: the page's widget manager, for live widgets in what
+   * tool calls show (null: their static form). */
   constructor(
     message: Message,
     testid: "message" | "draft",
     deferMarkdown = false,
     approvals: ApprovalHost | null = null,
     buttons: ButtonHost | null = null,
+    widgets: WidgetManager | null = null,
   ) {
     this.#approvals = approvals;
+    this.#widgets = widgets;
     if (buttons !== null) this.#actions = new ActionButtonRow(buttons);
     const who = message.role === "user" ? "You" : "Copilot";
     this.el = h(
@@ -231,7 +264,7 @@ export class MessageView {
     calls.forEach((call, index) => {
       let card = this.#cards[index];
       if (card === undefined) {
-        card = new ToolCallCard(this.#approvals);
+        card = new ToolCallCard(this.#approvals, this.#widgets);
         this.#cards.push(card);
         this.#toolCalls.append(card.el);
       }
@@ -246,6 +279,17 @@ export class MessageView {
 
     const offered = message.role === "assistant" && message.status !== "in_progress";
     this.#actions?.update(message.id, offered ? (message.buttons ?? []) : []);
+  }
+
+  /** Removes the view, and the live widget views of its tool calls with it. */
+  remove(): void {
+    for (const card of this.#cards.splice(0)) card.remove();
+    this.el.remove();
+  }
+
+  /** Removes the live widget views of its tool calls (the chat view is closing). */
+  releaseWidgets(): void {
+    for (const card of this.#cards) card.releaseWidgets();
   }
 
   /** Re-renders the action buttons (the list's working / sending state changed). */
@@ -392,14 +436,16 @@ export class MessageList {
   #isWorking = false;
   #history: HistoryControls | null = null;
   #buttons: ButtonHost | null = null;
+  #widgets: WidgetManager | null;
   // Follow new content only while the user is at the bottom (they may be reading above).
   #stickToBottom = true;
   #resizeObserver: ResizeObserver | null = null;
 
   /** `approvals`: where the draft's approval cards and Undo / Redo send their messages (null:
-   * none shown). */
-  constructor(approvals: ApprovalHost | null = null) {
+   * none shown). `widgets`: the page's widget manager (null: widgets shown static). */
+  constructor(approvals: ApprovalHost | null = null, widgets: WidgetManager | null = null) {
     this.#approvals = approvals;
+    this.#widgets = widgets;
     this.el = h(
       "div",
       {
@@ -456,7 +502,14 @@ export class MessageList {
       const key = JSON.stringify(message);
       let entry = this.#rendered.get(message.id);
       if (entry === undefined) {
-        const view = new MessageView(message, "message", index < deferBefore, null, this.#buttons);
+        const view = new MessageView(
+          message,
+          "message",
+          index < deferBefore,
+          null,
+          this.#buttons,
+          this.#widgets,
+        );
         entry = { view, key };
         this.#rendered.set(message.id, entry);
       } else if (entry.key !== key) {
@@ -470,7 +523,7 @@ export class MessageList {
     }
     for (const [id, entry] of this.#rendered) {
       if (!seen.has(id)) {
-        entry.view.el.remove();
+        entry.view.remove();
         this.#rendered.delete(id);
       }
     }
@@ -501,13 +554,13 @@ export class MessageList {
   /** Shows the streaming message (null: none). Called at most once per animation frame. */
   setDraft(draft: Message | null): void {
     if (draft === null || draft.id !== this.#draftId) {
-      this.#draft?.el.remove();
+      this.#draft?.remove();
       this.#draft = null;
       this.#draftId = null;
     }
     if (draft !== null) {
       if (this.#draft === null) {
-        this.#draft = new MessageView(draft, "draft", false, this.#approvals);
+        this.#draft = new MessageView(draft, "draft", false, this.#approvals, null, this.#widgets);
         this.#draftId = draft.id;
         this.#thread.after(this.#draft.el);
       } else {
@@ -546,9 +599,12 @@ export class MessageList {
     this.#followBottom();
   }
 
+  /** The view is going: releases the live widget views of every message. */
   dispose(): void {
     this.#resizeObserver?.disconnect();
     this.#cancelIdle?.();
+    for (const { view } of this.#rendered.values()) view.releaseWidgets();
+    this.#draft?.releaseWidgets();
   }
 
   #followBottom(): void {

@@ -29,6 +29,39 @@ export interface ToolCall {
   /** JSON text given back to the model. */
   result: string | null;
   error: string | null;
+  /** What the chat shows of the result (or of the action's `render=` output); missing on
+   * older messages. */
+  display?: Display | null;
+}
+
+/** The kernel's widget-view reference: a model of the page's widget manager. */
+export interface WidgetViewRef {
+  model_id: string;
+  version_major: number;
+  version_minor: number;
+}
+
+/** The richest safe representation of a tool call's result. */
+export interface Display {
+  /** A Jupyter mime bundle, bounded by the kernel. */
+  data: {
+    "application/vnd.jupyter.widget-view+json"?: WidgetViewRef;
+    /** Untrusted: sanitised like model text. */
+    "text/html"?: string;
+    /** Untrusted: only ever shown as an image. */
+    "image/svg+xml"?: string;
+    /** Base64, no data: prefix. */
+    "image/png"?: string;
+    /** Base64, no data: prefix. */
+    "image/jpeg"?: string;
+    /** Untrusted. */
+    "text/markdown"?: string;
+    "text/latex"?: string;
+    /** Always present when there is a display. */
+    "text/plain"?: string;
+  };
+  /** Said to the user: what was cut or left out, or why a widget is static now. */
+  note: string | null;
 }
 
 export type MessageStatus = "in_progress" | "completed" | "incomplete";

@@ -1,6 +1,7 @@
 // copilot-widget's front end: anywidget's { initialize, render }.
 import type { AnyModel, AnyWidget, Initialize, Render } from "@anywidget/types";
 import { Composer } from "./composer";
+import type { WidgetManager } from "./display";
 import { connectDraftStore, type DraftStore } from "./draft";
 import { MessageList } from "./messages";
 import { ErrorBanner, Header, SetupCard, Suggestions } from "./panels";
@@ -78,11 +79,16 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
   header.el.append(threads.notice.el);
   const setup = new SetupCard();
   const errorBanner = new ErrorBanner(request);
-  const list = new MessageList({
-    request,
-    spec: (name: string): ActionSpec | undefined =>
-      (model.get("action_specs") ?? []).find((a) => a.name === name),
-  });
+  // The host's ipywidgets manager (anywidget passes it through): live widgets in the chat.
+  const widgets = (model.widget_manager as WidgetManager | undefined) ?? null;
+  const list = new MessageList(
+    {
+      request,
+      spec: (name: string): ActionSpec | undefined =>
+        (model.get("action_specs") ?? []).find((a) => a.name === name),
+    },
+    widgets,
+  );
   const afterSend = () => list.scrollToBottom();
   const composer = new Composer(request, afterSend);
   const suggestions = new Suggestions(request, afterSend, (reply) => composer.showRefusal(reply));
