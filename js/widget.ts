@@ -100,6 +100,15 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
   // an element with this attribute, so keys used in the widget (typing, Enter or Space on a
   // button) never run notebook commands.
   root.setAttribute("data-lm-suppress-shortcuts", "true");
+  // Lumino stops at the first element that has the attribute or matches a shortcut's selector,
+  // starting from the focused element, and some selectors match that element itself
+  // (Notebook 7's ArrowRight: `.jp-Notebook.jp-mod-commandMode:not(.jp-mod-readWrite) :focus`,
+  // which took the arrow keys from a live slider in the chat): what has the focus carries it too.
+  root.addEventListener("focusin", (event) => {
+    const target = event.target;
+    if (target instanceof Element && !target.hasAttribute("data-lm-suppress-shortcuts"))
+      target.setAttribute("data-lm-suppress-shortcuts", "true");
+  });
   root.append(header.el, setup.el, errorBanner.el, list.el, suggestions.el, composer.el);
   el.replaceChildren(root);
 
