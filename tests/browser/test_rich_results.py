@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from .harness import Jupyter, add_cell_and_run, ask, open_and_run
 
@@ -116,11 +116,11 @@ copilot
 ANSWERS = "[data-testid='message'][data-role='assistant']"
 
 
-def card(page: Page, name: str):
+def card(page: Page, name: str) -> Locator:
     return page.locator(f"[data-testid='tool-call'][data-name='{name}']").last
 
 
-def display(page: Page, name: str):
+def display(page: Page, name: str) -> Locator:
     """What the last call of `name` shows, right under its card."""
     return card(page, name).locator("xpath=following-sibling::*[@data-testid='tool-display'][1]")
 
@@ -136,7 +136,12 @@ def ask_and_wait(page: Page, prompt: str, tool: str) -> None:
 
 def install_pwned_watch(page: Page) -> list[str]:
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     return dialogs
 
 
