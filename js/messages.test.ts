@@ -409,3 +409,36 @@ describe("long threads", () => {
     expect(idle.waiting).toBe(0);
   });
 });
+
+describe("calls and the outputs they changed", () => {
+  it("links a call to its outputs and shows the call an output asks for", async () => {
+    const call = toolCall({ id: "call_out", name: "fetch_user", outputs: ["output_a", "output_b"] });
+    const plain = toolCall({ id: "call_plain", name: "list_users" });
+    const answer = message("assistant", "Done.", { tool_calls: [call, plain] });
+    const el = await view(new FakeModel({ messages: [message("user", "go"), answer] }));
+    const [card, other] = all(el, "tool-call");
+    expect(all(other, "tool-call-output-link")).toHaveLength(0);
+
+    const shown: unknown[] = [];
+    const listen = (event: Event) => shown.push((event as CustomEvent).detail);
+    window.addEventListener("copilot-widget:show-output", listen);
+    const links = all(card, "tool-call-output-link");
+    expect(links.map((l) => l.textContent)).toEqual(["Output 1", "Output 2"]);
+    links[1].click();
+    window.removeEventListener("copilot-widget:show-output", listen);
+    expect(shown).toEqual([{ output_id: "output_b" }]);
+    expect((card as HTMLDetailsElement).open).toBe(false); // the link does not fold the card
+
+    // An output's "changed by" link: the chat shows that call's card, and only that one.
+    const scrolled: Element[] = [];
+    Element.prototype.scrollIntoView = vi.fn(function (this: Element) {
+      scrolled.push(this);
+    }); // jsdom has no layout
+    window.dispatchEvent(
+      new CustomEvent("copilot-widget:show-call", { detail: { tool_call_id: "call_out" } }),
+    );
+    expect(scrolled).toEqual([card]);
+    expect(card.dataset.highlighted).toBe("true");
+    expect(other.dataset.highlighted).toBeUndefined();
+  });
+});

@@ -61,6 +61,9 @@ class ToolCallCard {
   #summary: HTMLElement;
   #name = h("span", { class: "cw-tool-name" });
   #badge = h("span", { class: "cw-tool-status" });
+  /** Links to the outputs in the notebook this call changed (`copilot.output()`). */
+  #outputs = h("span", { class: "cw-tool-outputs" });
+  #outputsKey = "";
   #arguments = h("pre", { class: "cw-tool-arguments" });
   #resultSection = h("div", { class: "cw-tool-section", hidden: true });
   #result = h("pre", { class: "cw-tool-result" });
@@ -81,6 +84,7 @@ class ToolCallCard {
       {},
       h("span", { class: "cw-tool-icon", "aria-hidden": "true" }),
       this.#name,
+      this.#outputs,
       this.#badge,
     );
     this.el = h(
@@ -108,6 +112,8 @@ class ToolCallCard {
   update(call: ToolCall): void {
     this.#updateApproval(call);
     this.#updateDisplay(call);
+    this.#updateOutputs(call.outputs ?? []);
+    this.el.dataset.toolCallId = call.id;
     const key = JSON.stringify([call.name, call.status, call.arguments, call.result, call.error]);
     if (key === this.#key) return;
     this.#key = key;
@@ -132,6 +138,36 @@ class ToolCallCard {
 
   releaseWidgets(): void {
     this.#display?.releaseWidget();
+  }
+
+  /** One link per output the call changed: a click scrolls the notebook to it (the output
+   * listens for the page event; it may be in any cell). */
+  #updateOutputs(outputs: readonly string[]): void {
+    const key = outputs.join(" ");
+    if (key === this.#outputsKey) return;
+    this.#outputsKey = key;
+    this.#outputs.replaceChildren(
+      ...outputs.map((outputId, index) => {
+        const label = outputs.length > 1 ? `Output ${index + 1}` : "Show output";
+        const link = h(
+          "button",
+          {
+            type: "button",
+            class: "cw-tool-output-link",
+            "data-testid": "tool-call-output-link",
+            title: "Show the output this call changed in the notebook",
+          },
+          label,
+        );
+        link.addEventListener("click", (event) => {
+          event.preventDefault(); // a click in the summary must not fold the card
+          window.dispatchEvent(
+            new CustomEvent("copilot-widget:show-output", { detail: { output_id: outputId } }),
+          );
+        });
+        return link;
+      }),
+    );
   }
 
   /** Shown while the call runs too (an action's `render=` progress), updated as it changes. */

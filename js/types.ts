@@ -32,6 +32,8 @@ export interface ToolCall {
   /** What the chat shows of the result (or of the action's `render=` output); missing on
    * older messages. */
   display?: Display | null;
+  /** Ids of the copilot outputs in the notebook that this call changed; missing on older calls. */
+  outputs?: string[];
 }
 
 /** The kernel's widget-view reference: a model of the page's widget manager. */

@@ -112,6 +112,21 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
   root.append(header.el, setup.el, errorBanner.el, list.el, suggestions.el, composer.el);
   el.replaceChildren(root);
 
+  // An output in the notebook asks to be shown the call that changed it: this chat shows it,
+  // if the call is in its thread.
+  const showCall = (event: Event): void => {
+    const id = (event as CustomEvent<{ tool_call_id?: unknown }>).detail?.tool_call_id;
+    if (typeof id !== "string") return;
+    const card = [...root.querySelectorAll<HTMLElement>("[data-testid='tool-call']")].find(
+      (node) => node.dataset.toolCallId === id,
+    );
+    if (card === undefined) return;
+    card.scrollIntoView({ block: "center", behavior: "smooth" });
+    card.dataset.highlighted = "true";
+    setTimeout(() => delete card.dataset.highlighted, 1600);
+  };
+  window.addEventListener("copilot-widget:show-call", showCall);
+
   const disabledReason = (): string | null => {
     if (model.get("needs_setup")) return "Connect a model first: see the setup steps above.";
     if (!model.get("is_ready")) return "Waiting for the kernel… (run the cell if this stays)";
@@ -210,6 +225,7 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
   });
 
   return () => {
+    window.removeEventListener("copilot-widget:show-call", showCall);
     for (const [event, handler] of handlers) model.off(event, handler);
     unsubscribe();
     list.dispose();
