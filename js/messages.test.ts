@@ -357,6 +357,26 @@ describe("long threads", () => {
     expect(body(shown[0])?.textContent).toBe("question 0");
   });
 
+  it("draws the tables and images of old messages when idle, the recent ones at once", async () => {
+    const idle = stubIdle();
+    const messages = longThread();
+    const table = {
+      data: { "text/html": "<table><tr><td>cell</td></tr></table>", "text/plain": "t" },
+      note: null,
+    };
+    for (const i of [1, 299]) {
+      messages[i] = message("assistant", `answer ${i}`, { tool_calls: [toolCall({ display: table })] });
+    }
+    const el = await view(new FakeModel({ messages }));
+    const [old, recent] = [all(el, "message")[1], all(el, "message")[299]];
+    expect(all(recent, "tool-display")).toHaveLength(1);
+    expect(all(old, "tool-display")).toHaveLength(0); // not drawn yet: opening stays fast
+
+    while (idle.waiting > 0) idle.run(50);
+    expect(all(old, "tool-display")).toHaveLength(1);
+    expect(old.querySelector("td")?.textContent).toBe("cell");
+  });
+
   it("shows unrendered markdown as inert text, and sanitises it when rendered", async () => {
     const idle = stubIdle();
     const messages = longThread();

@@ -108,10 +108,23 @@ class ToolCallCard {
     this.#errorSection.append(h("div", { class: "cw-tool-label" }, "Error"), this.#error);
   }
 
-  /** Call once the card is in its list (the approval card goes right after it). */
-  update(call: ToolCall): void {
+  /** The call whose display waits for renderDeferred() (an old message, drawn when idle). */
+  #deferred: ToolCall | null = null;
+
+  get deferred(): boolean {
+    return this.#deferred !== null;
+  }
+
+  /** Call once the card is in its list (the approval card goes right after it).
+   * `deferDisplay`: keep a display not shown yet for renderDeferred() (tables and images of
+   * old messages would slow opening a long thread). */
+  update(call: ToolCall, deferDisplay = false): void {
     this.#updateApproval(call);
-    this.#updateDisplay(call);
+    if (deferDisplay && this.#display === null && call.display) this.#deferred = call;
+    else {
+      this.#deferred = null;
+      this.#updateDisplay(call);
+    }
     this.#updateOutputs(call.outputs ?? []);
     this.el.dataset.toolCallId = call.id;
     const key = JSON.stringify([call.name, call.status, call.arguments, call.result, call.error]);
@@ -138,6 +151,12 @@ class ToolCallCard {
 
   releaseWidgets(): void {
     this.#display?.releaseWidget();
+  }
+
+  renderDeferred(): void {
+    const call = this.#deferred;
+    this.#deferred = null;
+    if (call !== null) this.#updateDisplay(call);
   }
 
   /** One link per output the call changed: a click scrolls the notebook to it (the output
@@ -246,8 +265,9 @@ export class MessageView {
     return !this.#text && this.#cards.length === 0;
   }
 
+  /** Markdown or tool call displays still waiting for renderMarkdown(). */
   get markdownPending(): boolean {
-    return this.#markdownPending;
+    return this.#markdownPending || this.#cards.some((card) => card.deferred);
   }
 
   /** `deferMarkdown`: show the text as plain text until renderMarkdown() is called.
@@ -304,7 +324,7 @@ export class MessageView {
         this.#cards.push(card);
         this.#toolCalls.append(card.el);
       }
-      card.update(call);
+      card.update(call, deferMarkdown);
     });
     this.#toolCalls.hidden = calls.length === 0;
 
@@ -333,8 +353,10 @@ export class MessageView {
     this.#actions?.render();
   }
 
-  /** Replaces the plain-text placeholder with the rendered markdown. */
+  /** Replaces the plain-text placeholder with the rendered markdown, and shows the displays
+   * of its tool calls. */
   renderMarkdown(): void {
+    for (const card of this.#cards) card.renderDeferred();
     if (!this.#markdownPending) return;
     this.#markdownPending = false;
     this.#body.replaceChildren(renderMarkdown(this.#text ?? ""));
