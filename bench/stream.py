@@ -20,6 +20,7 @@ from typing import Any
 import openai
 
 from copilot_widget import Copilot
+from copilot_widget._display import Display, display_of
 from copilot_widget._messages import new_message
 from copilot_widget.testing import ScriptedServer, text
 
@@ -57,15 +58,38 @@ async def raw_client(base_url: str) -> float:
     return elapsed
 
 
-async def copilot_run(base_url: str, thread_length: int = 0) -> tuple[float, CountingComm]:
+def rich_displays() -> list[Display]:
+    """A 60-row table and a chart, as an action returning them would show."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 2.5))
+    figure.subplots().plot(range(50), [i * i for i in range(50)])
+    frame = pd.DataFrame({"month": range(1, 61), "units": range(60)})
+    return [d for d in (display_of(frame), display_of(figure)) if d is not None]
+
+
+async def copilot_run(
+    base_url: str, thread_length: int = 0, rich: list[Display] | None = None
+) -> tuple[float, CountingComm]:
+    """One run after a thread of `thread_length` messages; with `rich`, every tenth answer
+    has tool calls showing those displays."""
     client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
     copilot = Copilot(client=client)
     thread_id = copilot.thread["id"]
-    copilot.messages = [
-        new_message("user" if i % 2 == 0 else "assistant", thread_id, None, f"message {i} " * 20,
-                    status="completed")
-        for i in range(thread_length)
-    ]  # fmt: skip
+    messages = []
+    for i in range(thread_length):
+        role = "user" if i % 2 == 0 else "assistant"
+        message = new_message(role, thread_id, None, f"message {i} " * 20, status="completed")
+        if rich and i % 20 == 1:
+            message["tool_calls"] = [
+                {"id": f"call_{i}_{k}", "name": "analyse", "arguments": "{}",
+                 "status": "completed", "result": '"done"', "error": None,
+                 "display": display, "outputs": []}
+                for k, display in enumerate(rich)
+            ]  # fmt: skip
+        messages.append(message)
+    copilot.messages = messages
     comm = CountingComm(copilot)
     start = time.perf_counter()
     await copilot.send("go")
@@ -89,10 +113,13 @@ async def main(n: int, repeats: int) -> None:
         print(f"  ratio b/a             : {b / a:8.3f}   (goal <= 1.10)")
 
         print("bytes to the front end per streamed token (deltas only):")
-        for length in (10, 2000):
-            _, comm = await copilot_run(server.base_url, length)
+        rich = rich_displays()
+        for length, displays in ((10, None), (2000, None), (2000, rich)):
+            _, comm = await copilot_run(server.base_url, length, displays)
+            what = "with 200 tables and charts" if displays else "text only"
             print(
-                f"  thread of {length:5d} messages: {comm.delta_bytes / n:6.2f} bytes/token"
+                f"  thread of {length:5d} messages, {what:26s}: "
+                f"{comm.delta_bytes / n:6.2f} bytes/token"
                 f"  (plus {comm.other_bytes} bytes of message-boundary syncs in the run)"
             )
 
