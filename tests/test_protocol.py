@@ -189,3 +189,14 @@ def test_reply() -> None:
     }
     refused = protocol.reply("r4", RuntimeError())["error"]
     assert refused == {"type": "internal_error", "message": "RuntimeError"}
+
+
+def test_the_chat_shows_the_mime_types_the_kernel_keeps_in_the_same_order() -> None:
+    from copilot_widget._display import MIMES, WIDGET_MIME
+
+    source = (TYPES.parent / "display.ts").read_text()
+    widget = re.search(r'export const WIDGET_MIME = "([^"]+)"', source)
+    static = re.search(r"const STATIC_MIMES: StaticMime\[\] = \[(.*?)\];", source, re.DOTALL)
+    assert widget is not None and static is not None
+    assert [widget.group(1), *re.findall(r'"([^"]+)"', static.group(1))] == list(MIMES)
+    assert MIMES[0] == WIDGET_MIME
