@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect
 
-from .harness import Jupyter, add_cell_and_run, ask, open_and_run
+from .harness import Jupyter, add_cell_and_run, ask, open_and_run, run_all
 
 pytestmark = pytest.mark.browser
 
@@ -253,3 +253,37 @@ def test_a_live_widget_drives_the_kernel(page: Page, jupyter: Jupyter, app: str)
     expect(shown.locator(".widget-readout")).to_have_text("6")
     assert kernel_value(page, "slider.value") == "6"
     assert kernel_value(page, "moves") == "[4, 5, 6]"
+
+
+def test_rich_results_come_back_after_a_kernel_restart(page: Page, jupyter: Jupyter) -> None:
+    name = jupyter.write_notebook("rich-restart.ipynb", SETUP, COPILOT)
+    open_and_run(page, jupyter.lab_url(name))
+    for prompt, tool in (
+        ("table", "show_table"),
+        ("chart", "show_chart"),
+        ("slider", "show_slider"),
+    ):
+        ask_and_wait(page, prompt, tool)
+    expect_live_slider(page)
+
+    page.evaluate(
+        "async () => {"
+        " const panel = window.jupyterapp.shell.currentWidget;"
+        " await panel.sessionContext.session.kernel.restart(); }"
+    )
+    run_all(page)
+    # The new kernel's copilot reopened the thread from the store, with what each call showed.
+    expect(display(page, "show_table").locator("tbody tr")).to_have_count(3, timeout=30_000)
+    expect(display(page, "show_table").locator("tbody td").first).to_have_text("North")
+    figure = display(page, "show_chart").locator("img")
+    expect(figure).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=figure.element_handle()
+    )
+    # The slider ended with its kernel: its static form, and a note that says so.
+    slider = display(page, "show_slider")
+    expect(slider).to_have_attribute("data-mime", "text/plain")
+    expect(slider).to_contain_text("IntSlider")
+    expect(slider.get_by_test_id("display-note")).to_have_text(
+        "A live widget: it ended with its kernel."
+    )
