@@ -178,10 +178,11 @@ def move_slider(page: Page, steps: int) -> None:
         handle.press("ArrowRight")
 
 
-def test_a_table_a_figure_and_hostile_markup(page: Page, jupyter: Jupyter) -> None:
-    name = jupyter.write_notebook("rich-results.ipynb", SETUP, COPILOT)
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_a_table_a_figure_and_hostile_markup(page: Page, jupyter: Jupyter, app: str) -> None:
+    name = jupyter.write_notebook(f"rich-results-{app}.ipynb", SETUP, COPILOT)
     dialogs = install_pwned_watch(page)
-    open_and_run(page, jupyter.lab_url(name))
+    open_and_run(page, jupyter.lab_url(name) if app == "lab" else jupyter.notebook_url(name))
 
     ask_and_wait(page, "table", "show_table")
     table = display(page, "show_table")
