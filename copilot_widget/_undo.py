@@ -22,7 +22,7 @@ _NOTHING: Any = object()
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
-    """The tracked app state before and after one completed run."""
+    """The tracked app state before and after one run that changed it."""
 
     message_id: str
     before: Any
@@ -53,12 +53,14 @@ class UndoTracker:
         self.forget()
         self._before = self._read()
 
-    def run_ended(self, message_id: str | None, completed: bool) -> None:
+    def run_ended(self, message_id: str | None) -> None:
+        """A run that changed the tracked state can be undone, however it ended (a run
+        stopped halfway may have changed it too); one that changed nothing offers no undo."""
         before, self._before = self._before, _NOTHING
-        if not completed or before is _NOTHING or message_id is None:
+        if before is _NOTHING or message_id is None:
             return
         after = self._read()
-        if after is not _NOTHING:
+        if after is not _NOTHING and _changed(before, after):
             self._undo = Snapshot(message_id, before, after)
             self._flag(message_id, True, False)
 
@@ -113,6 +115,13 @@ class UndoTracker:
             raise error from exc
 
 
+def _changed(before: Any, after: Any) -> bool:
+    try:
+        return bool(before != after)
+    except Exception:  # a state that cannot be compared (arrays...): assume it changed
+        return True
+
+
 class UndoAPI:
     """Undo and redo of `Copilot`, and the message flags (`is_undoable`, `is_redoable`)."""
 
@@ -127,12 +136,12 @@ class UndoAPI:
 
     def track_state(self, get: Callable[[], Any], set: Callable[[Any], Any]) -> None:
         """Make runs undoable: `get()` is read (and deep-copied) before and after each run;
-        `undo()` passes the state from before the last completed run to `set`, `redo()` the
-        state after it."""
+        `undo()` passes the state from before the last run that changed it to `set`, `redo()`
+        the state after it."""
         self._undo.track(get, set)
 
     def undo(self) -> None:
-        """Restore the app state from before the last completed run."""
+        """Restore the app state from before the last run that changed it."""
         self._home.call(self._restore, "undo")
 
     def redo(self) -> None:

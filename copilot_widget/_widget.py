@@ -397,7 +397,7 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
     def _run_ended(self, event: RunEnded) -> None:
         self._threads.release_run(self._run.thread_id if self._run else self.thread["id"])
         self._to_front_end({"kind": "draft", "message": None})
-        self._undo.run_ended(event.message_id, event.status == "completed")
+        self._undo.run_ended(event.message_id)
         error = event.error
         self._set_status("idle")
         if error is not None:

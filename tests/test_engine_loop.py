@@ -126,12 +126,11 @@ def test_a_script_reject_then_retry_then_undo_each_leave_a_usable_copilot(
     run = copilot.send("drop users")
     copilot.reject(copilot.pending_approvals[0]["tool_call_id"], "no")
     assert run.status == "completed" and ran == [] and copilot.status == "idle"
-    state["n"] = 1
+    state["n"] = 1  # changed between runs: not the copilot's to undo
     assert copilot.retry().status == "completed"
-    copilot.undo()
-    assert copilot.status == "idle"
     with pytest.raises(Exception, match="Nothing to undo"):
         copilot.undo()
+    assert copilot.status == "idle" and state == {"n": 1}
 
 
 def test_a_script_approval_expires_on_its_own(confirm_copilot: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -87,10 +89,53 @@ async def test_undo_is_refused_during_a_run_and_a_new_run_drops_the_old_snapshot
     with pytest.raises(RunInProgressError, match="Cannot undo while a run is in progress"):
         copilot.undo()
     await run
-    # The undoable run is now the second one (which changed nothing).
-    assert flags(copilot).count((True, False)) == 1 and flags(copilot)[-1] == (True, False)
-    copilot.undo()
+    # The second run made the first one final, and changed nothing itself: no undo is offered.
+    assert flags(copilot).count((True, False)) == 0
+    with pytest.raises(InvalidOptionsError, match="Nothing to undo"):
+        copilot.undo()
     assert canvas == {"shapes": [{"kind": "circle"}]}
+
+
+async def test_only_a_run_that_changed_the_state_offers_undo_however_it_ended(
+    scripted: Any,
+) -> None:
+    copilot, canvas, _ = canvas_copilot(
+        scripted,
+        [
+            text("Just an answer."),
+            tool_calls(call("wipe", {})),
+            text("You said no."),
+            tool_calls(call("create_shape", {"kind": "square"}), call("slow", {})),
+        ],
+    )
+    started = threading.Event()  # set on the copilot's own loop, in another thread
+
+    @copilot.action(confirm=True)
+    def wipe() -> None:
+        canvas["shapes"].clear()
+
+    @copilot.action
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    await copilot.send("a plain question")
+    assert flags(copilot) == [(False, False), (False, False)]
+    run = copilot.send("wipe it")  # the user rejects: nothing changed
+    await run.settled()
+    copilot.reject(copilot.pending_approvals[0]["tool_call_id"])
+    await run
+    assert not any(u for u, _ in flags(copilot))
+
+    # Stopped halfway, after it changed the canvas: undoable like a completed run.
+    run = copilot.send("add a square, then take your time")
+    assert await asyncio.to_thread(started.wait, 10)
+    copilot.cancel()
+    await run
+    assert run.status == "cancelled" and canvas == {"shapes": [{"kind": "square"}]}
+    assert flags(copilot)[-1] == (True, False)
+    copilot.undo()
+    assert canvas == {"shapes": []}
 
 
 def test_undo_without_tracked_state_or_history_is_refused(scripted: Any) -> None:
