@@ -33,6 +33,8 @@ export class Composer {
   #state: ComposerState = { status: "idle", disabledReason: null };
   /** Stop was pressed and the kernel has not answered yet. */
   #stopping = false;
+  /** Enter was pressed during a run: the text stays in the box, and the composer says why. */
+  #held = false;
   #stops = 0;
 
   constructor(request: Requester, onSent: () => void) {
@@ -49,6 +51,11 @@ export class Composer {
 
     const submit = () => {
       const text = this.input.value.trim();
+      if (text !== "" && this.#state.disabledReason === null && this.#state.status !== "idle") {
+        this.#held = true;
+        this.update(this.#state);
+        return;
+      }
       if (!this.canSend || text === "") return;
       this.#notice.clear();
       this.input.value = "";
@@ -65,7 +72,7 @@ export class Composer {
       });
     };
     this.sendButton.addEventListener("click", submit);
-    this.stopButton.addEventListener("click", () => {
+    const stop = () => {
       if (this.#stopping || this.#state.status === "idle") return;
       this.#stopping = true;
       const stop = ++this.#stops;
@@ -77,7 +84,8 @@ export class Composer {
         if (!reply.ok) this.showRefusal(reply);
         this.update(this.#state);
       });
-    });
+    };
+    this.stopButton.addEventListener("click", stop);
     this.input.addEventListener("input", () => {
       this.#notice.clear();
       this.#fit();
@@ -87,6 +95,9 @@ export class Composer {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         submit();
+      } else if (event.key === "Escape" && !event.isComposing && this.#state.status !== "idle") {
+        event.preventDefault();
+        stop();
       }
     });
     // What is typed here is for the copilot, not the notebook: keep keystrokes away from
@@ -108,8 +119,9 @@ export class Composer {
 
   update(state: ComposerState): void {
     this.#state = state;
-    // The run is over: a Stop still on its way has nothing left to stop.
-    if (state.status === "idle") this.#stopping = false;
+    // The run is over: a Stop still on its way has nothing left to stop, and a held prompt
+    // can be sent.
+    if (state.status === "idle") this.#stopping = this.#held = false;
     const running = state.status !== "idle";
     const disabled = state.disabledReason !== null;
     this.input.disabled = disabled;
@@ -125,7 +137,10 @@ export class Composer {
       state.status === "requires_action"
         ? "The copilot is waiting for your approval: approve or reject the action above (or Stop)."
         : null;
-    const note = state.disabledReason ?? waiting;
+    const held = this.#held
+      ? "Not sent yet: the copilot is still answering. Press Enter when it is done, or Escape to stop it."
+      : null;
+    const note = state.disabledReason ?? held ?? waiting;
     this.#reason.textContent = note ?? "";
     this.#reason.hidden = note === null;
   }

@@ -56,12 +56,16 @@ describe("composer", () => {
     model.set("status", "working");
     expect(visible(get(el, "send-button"))).toBe(false);
     expect(visible(get(el, "stop-button"))).toBe(true);
-    // Typing goes on, but Enter does not start a second run.
+    // Typing goes on, but Enter does not start a second run: the text stays, and it says why.
     const input = get<HTMLTextAreaElement>(el, "composer-input");
+    const reason = get(el, "composer-reason");
+    expect(visible(reason)).toBe(false);
     input.value = "next";
     press(input, "Enter");
     expect(prompts(model)).toEqual([]);
     expect(input.value).toBe("next");
+    expect(visible(reason)).toBe(true);
+    expect(reason.textContent).toMatch(/Not sent yet: the copilot is still answering/);
 
     get(el, "stop-button").click();
     expect(model.bodies.at(-1)).toEqual({ kind: "cancel" });
@@ -69,6 +73,21 @@ describe("composer", () => {
     expect(get<HTMLButtonElement>(el, "stop-button").disabled).toBe(true);
     model.set("status", "idle");
     expect(visible(get(el, "send-button"))).toBe(true);
+    expect(visible(reason)).toBe(false); // the run ended: Enter sends it now
+    press(input, "Enter");
+    expect(prompts(model)).toEqual([{ kind: "send", text: "next" }]);
+  });
+
+  it("stops a run with Escape in the composer, and only during a run", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    const input = get<HTMLTextAreaElement>(el, "composer-input");
+    press(input, "Escape");
+    expect(model.bodies.filter((m) => m.kind === "cancel")).toEqual([]);
+    model.set("status", "working");
+    expect(press(input, "Escape").defaultPrevented).toBe(true);
+    expect(model.bodies.at(-1)).toEqual({ kind: "cancel" });
+    expect(get<HTMLButtonElement>(el, "stop-button").textContent).toBe("Stopping…");
   });
 
   it.each([

@@ -53,6 +53,29 @@ def test_stop_during_a_slow_stream_then_continue(page: Page, jupyter: Jupyter) -
     chat_turn_with_paired_action(page)
 
 
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_enter_during_a_run_keeps_the_text_and_escape_stops_the_run(
+    page: Page, jupyter: Jupyter, app: str
+) -> None:
+    name = jupyter.copy_notebook("01_quickstart.ipynb", f"quickstart-escape-{app}.ipynb")
+    open_and_run(page, jupyter.lab_url(name) if app == "lab" else jupyter.notebook_url(name))
+    ask(page, "Write a long poem about data")
+    expect(page.get_by_test_id("draft")).to_contain_text("data flows through", timeout=20_000)
+    composer = page.get_by_test_id("composer-input")
+    composer.fill("Who is user 2?")
+    composer.press("Enter")  # a run is going on: kept, and the composer says why
+    expect(composer).to_have_value("Who is user 2?")
+    expect(page.get_by_test_id("composer-reason")).to_contain_text("Not sent yet")
+    composer.press("Escape")
+    stopped = page.locator("[data-testid='message'][data-status='incomplete']")
+    expect(stopped).to_have_count(1, timeout=10_000)
+    expect(page.get_by_test_id("send-button")).to_be_visible()
+    expect(page.get_by_test_id("composer-reason")).to_be_hidden()
+    composer.press("Enter")  # now it goes
+    expect(page.locator("#greeting")).to_have_text("hello Ada Lovelace", timeout=20_000)
+    expect(composer).to_have_value("")
+
+
 def test_keystrokes_in_the_composer_do_not_reach_notebook_shortcuts(
     page: Page, jupyter: Jupyter
 ) -> None:
