@@ -106,6 +106,8 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
     """Prompts shown as clickable chips."""
     title = traitlets.Unicode("Copilot").tag(sync=True)
     """The chat's header."""
+    model = traitlets.Unicode("").tag(sync=True)
+    """The model the copilot asks (its name is shown in the chat's header)."""
     action_specs: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
     """Public descriptions of the actions (names, descriptions, schemas; never handlers)."""
     offline_demo = traitlets.Bool(False).tag(sync=True)

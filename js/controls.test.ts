@@ -403,3 +403,17 @@ describe("copy button", () => {
     expect(document.querySelector("textarea[readonly]")).toBeNull();
   });
 });
+
+describe("header", () => {
+  it("shows the model in use, and follows it", async () => {
+    const model = new FakeModel({ model: "gpt-4o-mini" });
+    const el = await view(model);
+    const name = get(el, "model-name");
+    expect(visible(name)).toBe(true);
+    expect(name.textContent).toBe("gpt-4o-mini");
+    model.set("model", "llama3.2");
+    expect(name.textContent).toBe("llama3.2");
+    model.set("model", "");
+    expect(visible(name)).toBe(false);
+  });
+});

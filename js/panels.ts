@@ -27,6 +27,7 @@ export class RefusalNotice {
 export class Header {
   readonly el: HTMLElement;
   #title = h("div", { class: "cw-title", role: "heading", "aria-level": "2" });
+  #model = h("span", { class: "cw-model", "data-testid": "model-name", hidden: true });
   #badge = h(
     "span",
     {
@@ -48,12 +49,24 @@ export class Header {
   readonly actions = h("div", { class: "cw-header-actions" });
 
   constructor() {
-    this.el = h("header", { class: "cw-header" }, this.#title, this.#badge, this.#storeWarning, this.actions);
+    this.el = h(
+      "header",
+      { class: "cw-header" },
+      this.#title,
+      this.#model,
+      this.#badge,
+      this.#storeWarning,
+      this.actions,
+    );
   }
 
   /** `storeWarning`: why conversations are not being saved; null (or empty) when they are. */
-  update(title: string, offlineDemo: boolean, storeWarning: string | null): void {
+  update(title: string, offlineDemo: boolean, storeWarning: string | null, modelName = ""): void {
     this.#title.textContent = title || "Copilot";
+    // Which model answers: a user comparing answers (or costs) needs to know.
+    this.#model.textContent = modelName;
+    this.#model.title = modelName ? `Model: ${modelName}` : "";
+    this.#model.hidden = modelName === "";
     this.#badge.hidden = !offlineDemo;
     const warning = typeof storeWarning === "string" ? storeWarning.trim() : "";
     this.#storeWarning.hidden = warning === "";

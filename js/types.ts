@@ -142,6 +142,8 @@ export interface Model {
   error: CopilotError | null;
   suggestions: string[];
   title: string;
+  /** The model the copilot asks. */
+  model: string;
   action_specs: ActionSpec[];
   offline_demo: boolean;
   needs_setup: boolean;

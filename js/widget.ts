@@ -156,7 +156,12 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
     updateThreads();
   };
   const updateHeader = () =>
-    header.update(model.get("title"), model.get("offline_demo"), model.get("store_warning") ?? null);
+    header.update(
+      model.get("title"),
+      model.get("offline_demo"),
+      model.get("store_warning") ?? null,
+      model.get("model") ?? "",
+    );
   const updateError = () => errorBanner.update(model.get("error") ?? null);
   // Tokens arrive far more often than frames: render the draft at most once per frame.
   let frame: number | null = null;
@@ -197,6 +202,7 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
 
   const handlers: [string, () => void][] = [
     ["change:title", updateHeader],
+    ["change:model", updateHeader],
     ["change:offline_demo", updateHeader],
     ["change:store_warning", updateHeader],
     ["change:thread", updateThread],

@@ -268,3 +268,12 @@ def test_offline_demo_client_sets_the_badge() -> None:
     assert copilot.offline_demo is True
     assert text_of(copilot.send("hi").message or copilot.messages[-1]) == "hello offline"
     assert Copilot(api_key="k").offline_demo is False
+
+
+def test_the_model_in_use_is_synced_for_the_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Copilot(api_key="k", model="llama3.2").get_state()["model"] == "llama3.2"
+    monkeypatch.setenv("COPILOT_WIDGET_MODEL", "qwen3")
+    copilot = Copilot(api_key="k")
+    assert copilot.get_state()["model"] == "qwen3"
+    copilot.model = "gpt-5"  # changed later: the header follows
+    assert copilot.get_state()["model"] == "gpt-5"

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.browser
 
 def chat_turn_with_paired_action(page: Page) -> None:
     expect(page.get_by_test_id("offline-badge")).to_be_visible()
+    expect(page.get_by_test_id("model-name")).to_have_text("gpt-5-mini")  # the default model
     ask(page, "Who is user 2?")
     card = page.locator("[data-testid='tool-call'][data-name='fetch_user']")
     expect(card).to_have_attribute("data-status", "completed", timeout=20_000)
