@@ -257,6 +257,13 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
             raise InvalidOptionsError(
                 f"No button {quote(button_id)} on message {quote(message_id)} in this thread."
             )
+        # The user asked something since: the options of an earlier answer may no longer fit.
+        later = self.messages[self.messages.index(message) + 1 :]
+        if any(m["role"] == "user" for m in later):
+            raise InvalidOptionsError(
+                "That button is from an earlier answer; the conversation has moved on since. "
+                "Ask again for up-to-date options."
+            )
         if not button["action"]:
             return self._send_text(button["reply"])
         # A button is the model's proposal: it may only run what the model may call now.

@@ -287,3 +287,20 @@ describe("action buttons", () => {
     expect(visible(el).every((b) => !b.disabled)).toBe(true);
   });
 });
+
+describe("buttons of an earlier answer", () => {
+  it("are disabled once the user asked something else, and send nothing", async () => {
+    const messages = thread();
+    const model = new FakeModel({ messages });
+    const el = await view(model);
+    const [fresh] = visible(el);
+    expect(fresh.disabled).toBe(false);
+
+    model.set("messages", [...messages, message("user", "something else"), message("assistant", "ok")]);
+    const [stale] = visible(el);
+    expect(stale.disabled).toBe(true);
+    expect(stale.closest<HTMLElement>('[data-testid="action-buttons"]')?.dataset.stale).toBe("true");
+    stale.click();
+    expect(model.bodies.filter((b) => b.kind === "click_button")).toEqual([]);
+  });
+});

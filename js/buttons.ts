@@ -81,8 +81,18 @@ export class ActionButtonRow {
   #buttons: HTMLButtonElement[] = [];
   #notice = new RefusalNotice();
 
+  /** The user asked something since this answer: its options may no longer fit (the kernel
+   * refuses such clicks too). */
+  #stale = false;
+
   constructor(host: ButtonHost) {
     this.#host = host;
+  }
+
+  set stale(stale: boolean) {
+    if (stale === this.#stale) return;
+    this.#stale = stale;
+    this.render();
   }
 
   update(messageId: string, buttons: readonly ActionButton[]): void {
@@ -121,7 +131,9 @@ export class ActionButtonRow {
     const hadFocus = this.el.contains(document.activeElement);
     const { working, sending } = this.#host;
     this.el.hidden = this.#buttons.length === 0 || working;
-    for (const b of this.#buttons) b.disabled = sending || working;
+    for (const b of this.#buttons) b.disabled = sending || working || this.#stale;
+    this.el.dataset.stale = String(this.#stale);
+    this.el.title = this.#stale ? "From an earlier answer: ask again for up-to-date options" : "";
     const refusal = this.#host.refusal;
     if (refusal !== null && refusal.messageId === this.#messageId) this.#notice.show(refusal.reply);
     else this.#notice.clear();
@@ -133,7 +145,7 @@ export class ActionButtonRow {
 
   #click(buttonId: string): void {
     const host = this.#host;
-    if (host.sending || host.working || this.el.hidden) return;
+    if (host.sending || host.working || this.#stale || this.el.hidden) return;
     const messageId = this.#messageId;
     const click = ++host.clicks;
     host.sending = true;

@@ -353,6 +353,11 @@ export class MessageView {
     this.#actions?.render();
   }
 
+  /** Its buttons are from an earlier answer (the user asked something since). */
+  set buttonsStale(stale: boolean) {
+    if (this.#actions !== null) this.#actions.stale = stale;
+  }
+
   /** Replaces the plain-text placeholder with the rendered markdown, and shows the displays
    * of its tool calls. */
   renderMarkdown(): void {
@@ -584,6 +589,12 @@ export class MessageList {
         entry.view.remove();
         this.#rendered.delete(id);
       }
+    }
+    // Buttons before the last user message are from an earlier answer.
+    const lastUser = messages.map((m) => m.role).lastIndexOf("user");
+    for (const [index, message] of messages.entries()) {
+      const entry = this.#rendered.get(message.id);
+      if (entry !== undefined) entry.view.buttonsStale = index < lastUser;
     }
     // Views that left the list (a thread switch) are no longer queued.
     this.#markdownQueue = queue;

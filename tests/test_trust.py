@@ -326,3 +326,23 @@ def test_a_run_claimed_by_a_kernel_that_died_does_not_hold_the_thread(tmp_path: 
         alive.kill()
         alive.wait()
         store.close()
+
+
+def test_buttons_of_an_earlier_answer_are_refused_once_the_user_asked_again(
+    scripted: Any,
+) -> None:
+    copilot, _, _ = guarded(
+        scripted,
+        [
+            offer({"label": "Say hi", "reply": "hi"}, {"label": "Say bye", "reply": "bye"}),
+            text("Pick one."),
+            text("Something else, then."),
+        ],
+    )
+    copilot.send("options?")
+    message = with_buttons(copilot)
+    hi = message["buttons"][0]
+    copilot.send("actually, never mind")
+    reply = click_from_the_page(copilot, message["id"], hi["id"])
+    assert reply["ok"] is False and "from an earlier answer" in reply["error"]["message"]
+    assert [m["role"] for m in copilot.messages].count("user") == 2  # nothing was sent

@@ -89,3 +89,6 @@ def test_click_an_action_button_runs_it_without_a_model_turn(page: Page, jupyter
     expect(page.locator(ANSWERS)).to_have_count(answers + 1)  # the recorded call, no reply
     row.get_by_test_id("action-button").nth(1).click()  # a reply button sends its text
     expect(page.locator(ANSWERS).last).to_contain_text("Done", timeout=20_000)
+    # The reply moved the conversation on: the buttons of that answer are stale now.
+    expect(row.get_by_test_id("action-button").first).to_be_disabled()
+    expect(row).to_have_attribute("data-stale", "true")
