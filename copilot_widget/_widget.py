@@ -405,12 +405,32 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
 
     def _run_ended(self, event: RunEnded) -> None:
         self._threads.release_run(self._run.thread_id if self._run else self.thread["id"])
+        self._buttons_to_the_answer(event.run_id)
         self._to_front_end({"kind": "draft", "message": None})
         self._undo.run_ended(event.message_id)
         error = event.error
         self._set_status("idle")
         if error is not None:
             self._report_error(error)
+
+    def _buttons_to_the_answer(self, run_id: str) -> None:
+        """Buttons are offered in a tool step, before the answer that presents them: they move
+        to the run's last message, so they show after the answer."""
+        mine = [
+            i
+            for i, m in enumerate(self.messages)
+            if m["run_id"] == run_id and m["role"] == "assistant"
+        ]
+        offered = [b for i in mine[:-1] for b in self.messages[i]["buttons"]]
+        if not offered:
+            return
+        messages = list(self.messages)
+        for i in mine:
+            buttons = [*offered, *messages[i]["buttons"]] if i == mine[-1] else []
+            if buttons != messages[i]["buttons"]:
+                messages[i] = cast(Message, {**messages[i], "buttons": buttons})
+                self._threads.save(messages[i])
+        self.messages = messages
 
     def _set_status(self, status: str) -> None:
         old = self.status

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { buttonEffect, buttonTitle } from "./buttons";
-import { FakeModel, get, message, nextFrame, unmountAll, view } from "./fake-model";
+import { FakeModel, get, message, nextFrame, toolCall, unmountAll, view } from "./fake-model";
 import type { ActionButton, Message } from "./types";
 
 afterEach(async () => {
@@ -302,5 +302,25 @@ describe("buttons of an earlier answer", () => {
     expect(stale.closest<HTMLElement>('[data-testid="action-buttons"]')?.dataset.stale).toBe("true");
     stale.click();
     expect(model.bodies.filter((b) => b.kind === "click_button")).toEqual([]);
+  });
+});
+
+describe("the internal tool that offers buttons", () => {
+  it("is never shown as a tool card; a step that only offered buttons shows nothing", async () => {
+    const offer = toolCall({ name: "offer_buttons", arguments: '{"buttons": []}', result: '{"shown": []}' });
+    const other = toolCall({ name: "make_chart" });
+    const messages = [
+      message("user", "what next?"),
+      message("assistant", "", { tool_calls: [offer] }),
+      message("assistant", "", { tool_calls: [offer, other] }),
+      message("assistant", "Pick one.", { buttons: [chart] }),
+    ];
+    const el = await view(new FakeModel({ messages }));
+    const shown = [...el.querySelectorAll<HTMLElement>('[data-testid="message"]')];
+    expect(shown.map((m) => m.hidden)).toEqual([false, true, false, false]);
+    expect(
+      [...el.querySelectorAll<HTMLElement>('[data-testid="tool-call"]')].map((c) => c.dataset.name),
+    ).toEqual(["make_chart"]);
+    expect(visible(el).map(messageOf)).toEqual([messages[3].id]); // after the answer
   });
 });

@@ -5,6 +5,10 @@ import { RefusalNotice } from "./panels";
 import type { Reply, Requester } from "./protocol";
 import type { ActionButton } from "./types";
 
+/** The tool the model offers buttons with (`copilot_widget/_buttons.py` TOOL_NAME): an internal
+ * step, not an action of the app, so the chat shows its buttons and not its call. */
+export const OFFER_BUTTONS_TOOL = "offer_buttons";
+
 /** What the rows of a list share: where clicks go, whether a run is going on, whether a click
  * is on its way (all rows disabled until the kernel refuses it, or until the `messages` update
  * that records it), and the last refusal. */

@@ -2,7 +2,7 @@
 // markdown of a long thread's older messages in idle time, and the streaming draft updated in
 // place.
 import { ApprovalCard, type ApprovalHost } from "./approvals";
-import { ActionButtonRow, type ButtonHost } from "./buttons";
+import { ActionButtonRow, type ButtonHost, OFFER_BUTTONS_TOOL } from "./buttons";
 import { DisplayView, type WidgetManager } from "./display";
 import { button, h } from "./dom";
 import { renderMarkdown } from "./markdown";
@@ -315,7 +315,7 @@ export class MessageView {
       this.#body.hidden = text === "";
     }
 
-    const calls = message.tool_calls ?? [];
+    const calls = (message.tool_calls ?? []).filter((call) => call.name !== OFFER_BUTTONS_TOOL);
     while (this.#cards.length > calls.length) this.#cards.pop()?.remove();
     calls.forEach((call, index) => {
       let card = this.#cards[index];
@@ -334,7 +334,10 @@ export class MessageView {
     this.#note.hidden = note === "";
 
     const offered = message.role === "assistant" && message.status !== "in_progress";
-    this.#actions?.update(message.id, offered ? (message.buttons ?? []) : []);
+    const buttons = offered ? (message.buttons ?? []) : [];
+    this.#actions?.update(message.id, buttons);
+    // A finished step that only offered buttons (they moved to the answer) shows nothing.
+    this.el.hidden = offered && text === "" && calls.length === 0 && buttons.length === 0 && note === "";
   }
 
   /** Removes the view, and the live widget views of its tool calls with it. */

@@ -50,7 +50,9 @@ def test_only_buttons_that_name_registered_actions_with_valid_arguments_are_show
         ],
     )  # fmt: skip
     copilot.send("what next?")
-    offered = copilot.messages[1]["buttons"]
+    # Offered in the tool step, shown after the answer that presents them.
+    assert copilot.messages[1]["buttons"] == []
+    offered = copilot.messages[2]["buttons"]
     assert [b["label"] for b in offered] == ["Add a square", "Say thanks"]
     assert offered[0]["arguments"] == {"kind": "square", "size": 5}
     tool_names = [t["function"]["name"] for t in server.requests[0]["tools"]]
@@ -63,6 +65,10 @@ def test_only_buttons_that_name_registered_actions_with_valid_arguments_are_show
     assert "unknown action 'launch_rockets'" in result["refused"][0]["why"]
     assert "size: Input should be a valid integer" in result["refused"][1]["why"]
     assert shapes == []  # offering runs nothing
+    copilot.close()
+    reopened = Copilot(api_key="k")  # the same store and scope: the thread as it was saved
+    assert [len(m["buttons"]) for m in reopened.messages] == [0, 0, 2]
+    reopened.close()
 
 
 def test_a_click_runs_the_action_without_an_llm_turn_and_a_reply_button_sends(
@@ -81,7 +87,7 @@ def test_a_click_runs_the_action_without_an_llm_turn_and_a_reply_button_sends(
         ],
     )  # fmt: skip
     copilot.send("what next?")
-    message = copilot.messages[1]
+    message = copilot.messages[2]
     add, thanks = message["buttons"]
     requests = len(server.requests)
     copilot._handle_custom_msg(
@@ -108,7 +114,7 @@ def test_follow_up_option_gives_the_model_a_turn_after_a_click(scripted: Any) ->
         button_follow_up=True,
     )  # fmt: skip
     copilot.send("go")
-    message = copilot.messages[1]
+    message = copilot.messages[2]
     copilot.click_button(message["id"], message["buttons"][0]["id"])
     assert shapes == ["circle:1"]
     assert text_of(copilot.messages[-1]) == "Added a circle for you."

@@ -200,3 +200,10 @@ def test_the_chat_shows_the_mime_types_the_kernel_keeps_in_the_same_order() -> N
     assert widget is not None and static is not None
     assert [widget.group(1), *re.findall(r'"([^"]+)"', static.group(1))] == list(MIMES)
     assert MIMES[0] == WIDGET_MIME
+
+
+def test_the_chat_knows_the_name_of_the_tool_that_offers_buttons() -> None:
+    from copilot_widget._buttons import TOOL_NAME
+
+    source = (TYPES.parent / "buttons.ts").read_text()
+    assert f'export const OFFER_BUTTONS_TOOL = "{TOOL_NAME}";' in source

@@ -412,7 +412,7 @@ def test_a_hostile_model_runs_no_script_and_makes_no_request(
     # pass the mouse over every element, then give any request time to go out.
     for summary in page.locator("[data-testid='tool-call'] summary").all():
         summary.click()
-    for message in page.get_by_test_id("message").all():
+    for message in page.locator("[data-testid='message']:not([hidden])").all():
         message.scroll_into_view_if_needed()
     page.get_by_test_id("copilot-root").evaluate(HOVER_EVERYTHING)
     page.get_by_test_id("message-list").evaluate("(list) => list.scrollTo(0, 0)")
