@@ -197,6 +197,22 @@ describe("suggestions", () => {
     expect([...updated].map((c) => c.textContent)).toEqual(["New one"]);
   });
 
+  it("shows chips while they help: in an empty thread, and when the app offers new ones", async () => {
+    const model = new FakeModel({ suggestions: ["Plot it"] });
+    const el = await view(model);
+    const shown = () => visible(get(el, "suggestion"));
+    expect(shown()).toBe(true);
+    const conversation = [message("user", "Plot it"), message("assistant", "Done.")];
+    model.set("messages", conversation); // the conversation started: they are in the way
+    expect(shown()).toBe(false);
+    model.set("suggestions", ["Now as a table"]); // refreshed by the app: they help again
+    expect(shown()).toBe(true);
+    model.set("messages", [...conversation, message("user", "more"), message("assistant", "ok")]);
+    expect(shown()).toBe(false);
+    model.set("messages", []); // a new thread
+    expect(shown()).toBe(true);
+  });
+
   it("hides chips when prompts cannot be sent", async () => {
     const el = await view(new FakeModel({ suggestions: ["Hi"], needs_setup: true }));
     expect(visible(get(el, "suggestion"))).toBe(false);

@@ -145,11 +145,20 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
       threads: model.get("threads") ?? [],
       disabledReason: threadsDisabledReason(),
     });
+  // Suggestions help to start a conversation, or when the app offers new ones: they show in an
+  // empty thread, and after the list changed until the next message.
+  let suggestionsFor: number | null = null; // the thread's length when the list last changed
+  const onSuggestions = () => {
+    suggestionsFor = (model.get("messages") ?? []).length;
+    updateControls();
+  };
   const updateControls = () => {
     const status = model.get("status") ?? "idle";
     const reason = disabledReason();
     composer.update({ status, disabledReason: reason });
-    suggestions.update(model.get("suggestions") ?? [], status === "idle" && reason === null);
+    const length = (model.get("messages") ?? []).length;
+    const helpful = length === 0 || suggestionsFor === length;
+    suggestions.update(model.get("suggestions") ?? [], status === "idle" && reason === null && helpful);
     // No credentials, or credentials the provider refused: say how to set them up.
     setup.update(Boolean(model.get("needs_setup")), model.get("error") ?? null);
     list.setWorking(status !== "idle");
@@ -181,6 +190,7 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
     store.dropIfFinished(messages);
     list.setMessages(messages);
     drawDraft();
+    updateControls(); // suggestions show in an empty thread only
   };
 
   // Python updates `thread`, `threads` and `messages` in one sync, so on a switch
@@ -213,7 +223,7 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
     ["change:status", updateControls],
     ["change:is_ready", updateControls],
     ["change:needs_setup", updateControls],
-    ["change:suggestions", updateControls],
+    ["change:suggestions", onSuggestions],
   ];
   for (const [event, handler] of handlers) model.on(event, handler);
   const unsubscribe = store.subscribe(scheduleDraft);

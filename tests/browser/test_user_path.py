@@ -111,6 +111,8 @@ def test_chat_and_cells_take_turns_in_one_conversation(
     page.get_by_test_id("suggestion").filter(has_text="Who is user 2?").click()
     expect_answer(page, 1, "Ada Lovelace")
     expect(page.locator("#greeting")).to_have_text("hello Ada Lovelace")
+    # The conversation has started: the suggestions step aside.
+    expect(page.get_by_test_id("suggestion").first).to_be_hidden()
     questions = 1
 
     for n in range(ROUNDS):
