@@ -2,7 +2,8 @@
 
 The model offers them through one built-in tool. Every button is checked against the
 registered actions (and its arguments against the action's schema) before it is shown; a
-button that fails is never shown, and the model is told why.
+button that fails is never shown, and the model is told why. A click is checked again when it
+happens (`_button_api.py`): a button is the model's proposal, never the user's approval.
 """
 
 from __future__ import annotations

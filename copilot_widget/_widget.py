@@ -22,6 +22,7 @@ from typing_extensions import Unpack
 
 from ._actions import Action, ActionAPI
 from ._approvals import ApprovalAPI
+from ._button_api import ButtonAPI
 from ._client import is_offline_demo, make_client
 from ._context import Readable, system_prompt
 from ._errors import (
@@ -82,7 +83,9 @@ def _bundle(name: str, missing: str) -> str | pathlib.Path:
     return path if os.environ.get("ANYWIDGET_HMR") else path.read_text(encoding="utf-8")
 
 
-class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget.AnyWidget):
+class Copilot(
+    ActionAPI, ApprovalAPI, ButtonAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget.AnyWidget
+):
     """A chat copilot in a notebook. Display it as a cell's last expression."""
 
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
@@ -238,43 +241,6 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         }
         return self._start(UserCall(call, approved=approved))
 
-    def click_button(self, message_id: str, button_id: str) -> Run:
-        """Do what an action button of a message in this thread says: run its action (a
-        `confirm=True` one waits for approval on its card, like a call from the model) or send
-        its reply."""
-        return self._settle(self._home.call(self._click_button, message_id, button_id))
-
-    def _click_button(self, message_id: str, button_id: str) -> Run:
-        if not self.action_buttons:  # buttons saved in the thread while they were on
-            raise InvalidOptionsError("Action buttons are off for this copilot.")
-        message = next((m for m in self.messages if m["id"] == message_id), None)
-        offered: list[Any] = message.get("buttons", []) if message is not None else []
-        button = next((b for b in offered if b["id"] == button_id), None)
-        if message is None or button is None:
-            logger.warning(
-                "Refused a click on unknown button %s of %s", quote(button_id), quote(message_id)
-            )
-            raise InvalidOptionsError(
-                f"No button {quote(button_id)} on message {quote(message_id)} in this thread."
-            )
-        # The user asked something since: the options of an earlier answer may no longer fit.
-        later = self.messages[self.messages.index(message) + 1 :]
-        if any(m["role"] == "user" for m in later):
-            raise InvalidOptionsError(
-                "That button is from an earlier answer; the conversation has moved on since. "
-                "Ask again for up-to-date options."
-            )
-        if not button["action"]:
-            return self._send_text(button["reply"])
-        # A button is the model's proposal: it may only run what the model may call now.
-        action = self._actions.get(button["action"])
-        if action is None or not action.offered:
-            raise InvalidOptionsError(
-                f"The button {quote(button['label'])} runs {button['action']!r}, which is not "
-                "available any more."
-            )
-        return self._start_user_call(action, dict(button["arguments"] or {}), approved=False)
-
     def cancel(self) -> None:
         """Stop the current run (nothing happens when none is in progress). With no running
         event loop, it returns once the run has ended."""
@@ -412,25 +378,6 @@ class Copilot(ActionAPI, ApprovalAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget
         self._set_status("idle")
         if error is not None:
             self._report_error(error)
-
-    def _buttons_to_the_answer(self, run_id: str) -> None:
-        """Buttons are offered in a tool step, before the answer that presents them: they move
-        to the run's last message, so they show after the answer."""
-        mine = [
-            i
-            for i, m in enumerate(self.messages)
-            if m["run_id"] == run_id and m["role"] == "assistant"
-        ]
-        offered = [b for i in mine[:-1] for b in self.messages[i]["buttons"]]
-        if not offered:
-            return
-        messages = list(self.messages)
-        for i in mine:
-            buttons = [*offered, *messages[i]["buttons"]] if i == mine[-1] else []
-            if buttons != messages[i]["buttons"]:
-                messages[i] = cast(Message, {**messages[i], "buttons": buttons})
-                self._threads.save(messages[i])
-        self.messages = messages
 
     def _set_status(self, status: str) -> None:
         old = self.status
