@@ -269,7 +269,8 @@ async def test_cancel_keeps_the_partial_message_in_the_store(
     assert not run.done()
     run.cancel()
     await run
-    saved = ThreadStore(tmp_path / "s.sqlite3").messages(copilot.thread["id"])
+    copilot.close()  # its queued writes are finished (a raw store read does not wait for them)
+    saved = ThreadStore(tmp_path / "s.sqlite3").messages(thread_id)
     assert saved[-1]["status"] == "incomplete"
     assert saved[-1]["incomplete_details"] == {"reason": "run_cancelled"}
     assert text_of(saved[-1]).startswith("word word")
