@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets
 
 from ._errors import CopilotError, InternalError
-from ._protocol import REQUEST_KINDS, parse_request, reply, request_id_of
+from ._protocol import ANSWERED, REQUEST_KINDS, parse_request, reply, request_id_of
 
 if TYPE_CHECKING:
     from ._events import Events
@@ -32,10 +32,15 @@ HANDLERS: dict[str, Handler] = {
     "undo": lambda c, r: c.undo(),
     "redo": lambda c, r: c.redo(),
     "click_button": lambda c, r: c.click_button(r["message_id"], r["button_id"]),
+    "regenerate": lambda c, r: c.regenerate(),
+    "edit_message": lambda c, r: c.edit_message(r["message_id"], r["text"]),
+    "feedback": lambda c, r: c.feedback(r["message_id"], r["rating"] or None, r.get("comment")),
     "new_thread": lambda c, r: c.new_thread(),
     "select_thread": lambda c, r: c.select_thread(r["thread_id"]),
     "rename_thread": lambda c, r: c.rename_thread(r["thread_id"], r["title"]),
     "delete_thread": lambda c, r: c.delete_thread(r["thread_id"]),
+    "export_thread": lambda c, r: c._export_for_download(r["thread_id"], r["format"]),
+    "search_threads": lambda c, r: c.search_threads(r["query"]),
 }
 
 
@@ -43,9 +48,12 @@ def handle_request(copilot: Any, content: Any) -> None:
     """Carry out one request from the chat (on the engine's loop) and reply to it."""
     request_id = request_id_of(content)
     error: CopilotError | None = None
+    result: Any = None
     try:
         request: Any = parse_request(content)
-        HANDLERS[request["kind"]](copilot, request)
+        answer = HANDLERS[request["kind"]](copilot, request)
+        if request["kind"] in ANSWERED:
+            result = answer
     except CopilotError as exc:
         logger.info("Refused a request from the chat: %s", exc)
         error = exc
@@ -53,7 +61,7 @@ def handle_request(copilot: Any, content: Any) -> None:
         logger.exception("A request from the chat failed")
         error = InternalError(f"copilot-widget failed: {type(exc).__name__}: {exc}")
     if request_id is not None:
-        copilot._to_front_end(dict(reply(request_id, error)))
+        copilot._to_front_end(dict(reply(request_id, error, result)))
     elif error is not None and error.type != "authentication_error" and known(content):
         copilot._report_error(error)  # no request id to answer: say it in the banner
 

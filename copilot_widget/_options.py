@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -34,6 +35,7 @@ class CopilotOptions(TypedDict, total=False):
     action_buttons: bool
     button_follow_up: bool
     vision: bool
+    height: str | int | None
 
 
 OPTIONS: tuple[str, ...] = ("model", *CopilotOptions.__annotations__)
@@ -61,6 +63,26 @@ class Options:
     action_buttons: bool = False
     button_follow_up: bool = False
     vision: bool = False
+    height: str | int | None = None
+
+
+#: A CSS length the chat's height may take (a number alone means pixels).
+_CSS_LENGTH = re.compile(r"(\d+(\.\d+)?|\.\d+)(px|em|rem|vh|svh|dvh|lvh|%|pt|cm|mm|in)")
+
+
+def check_height(height: str | int | None) -> str:
+    """The chat's height as CSS: a length, `"fill"` (the height of its container), or "" for
+    the default."""
+    if height is None:
+        return ""
+    if isinstance(height, int) and not isinstance(height, bool) and 120 <= height <= 10_000:
+        return f"{height}px"
+    if isinstance(height, str) and (height == "fill" or _CSS_LENGTH.fullmatch(height.strip())):
+        return height.strip()
+    raise InvalidOptionsError(
+        f"height must be a CSS length such as 600 (pixels, at least 120), '600px', '70vh' or "
+        f"'40rem', or 'fill' to take the height of its container; got {quote(height)}."
+    )
 
 
 def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
@@ -106,6 +128,7 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
     for name in ("action_buttons", "button_follow_up", "vision"):
         if not isinstance(getattr(o, name), bool):
             raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")
+    check_height(o.height)
     return o
 
 

@@ -88,6 +88,32 @@ class ClickButtonRequest(TypedDict):
     button_id: str
 
 
+class RegenerateRequest(TypedDict):
+    """A new answer to the last question; it replaces the last answer."""
+
+    kind: Literal["regenerate"]
+    request_id: NotRequired[str]
+
+
+class EditMessageRequest(TypedDict):
+    """Replace a user message with `text` and answer it again; later messages are dropped."""
+
+    kind: Literal["edit_message"]
+    request_id: NotRequired[str]
+    message_id: str
+    text: str
+
+
+class FeedbackRequest(TypedDict):
+    """Thumbs up (`rating` "up") or down ("down") on a message, or none (""), with a comment."""
+
+    kind: Literal["feedback"]
+    request_id: NotRequired[str]
+    message_id: str
+    rating: str
+    comment: NotRequired[str]
+
+
 class NewThreadRequest(TypedDict):
     kind: Literal["new_thread"]
     request_id: NotRequired[str]
@@ -112,6 +138,25 @@ class DeleteThreadRequest(TypedDict):
     thread_id: str
 
 
+class ExportThreadRequest(TypedDict):
+    """A thread as a file: `format` "markdown" or "json". The reply's `result` holds
+    `filename`, `mime` and `text`."""
+
+    kind: Literal["export_thread"]
+    request_id: NotRequired[str]
+    thread_id: str
+    format: str
+
+
+class SearchThreadsRequest(TypedDict):
+    """The scope's threads whose title or text contains `query`; the reply's `result` is the
+    list of matching threads, each with a `snippet` around the first match."""
+
+    kind: Literal["search_threads"]
+    request_id: NotRequired[str]
+    query: str
+
+
 Request = (
     ReadyRequest
     | SendRequest
@@ -123,10 +168,15 @@ Request = (
     | UndoRequest
     | RedoRequest
     | ClickButtonRequest
+    | RegenerateRequest
+    | EditMessageRequest
+    | FeedbackRequest
     | NewThreadRequest
     | SelectThreadRequest
     | RenameThreadRequest
     | DeleteThreadRequest
+    | ExportThreadRequest
+    | SearchThreadsRequest
 )
 
 
@@ -150,12 +200,18 @@ class ReplyError(TypedDict):
 
 
 class Reply(TypedDict):
-    """The answer to one request: `ok`, or refused with `error`."""
+    """The answer to one request: `ok`, or refused with `error`. Requests that ask for data
+    (`ANSWERED`) get it in `result`."""
 
     kind: Literal["reply"]
     request_id: str
     ok: bool
     error: ReplyError | None
+    result: NotRequired[Any]
+
+
+#: The request kinds whose reply carries the handler's return value as `result`.
+ANSWERED = frozenset({"export_thread", "search_threads"})
 
 
 class DraftMessage(TypedDict):
@@ -257,11 +313,14 @@ def parse_request(content: object) -> Request:
     return cast(Request, dict(content))
 
 
-def reply(request_id: str, error: Exception | None) -> Reply:
-    """The reply to request `request_id`: done (`error` None), or refused because of `error`
-    (its `type` attribute, else `internal_error`, and its message)."""
+def reply(request_id: str, error: Exception | None, result: Any = None) -> Reply:
+    """The reply to request `request_id`: done (`error` None, with `result` when not None), or
+    refused because of `error` (its `type` attribute, else `internal_error`, and its message)."""
     if error is None:
-        return {"kind": "reply", "request_id": request_id, "ok": True, "error": None}
+        done: Reply = {"kind": "reply", "request_id": request_id, "ok": True, "error": None}
+        if result is not None:
+            done["result"] = result
+        return done
     message = str(error) or type(error).__name__
     error_type = str(getattr(error, "type", "internal_error"))
     return {

@@ -36,8 +36,9 @@ from ._errors import (
 from ._events import Callback, Events
 from ._frontend import FrontEndAPI
 from ._loop import Home, running_loop
+from ._message_api import MessageAPI
 from ._messages import MAX_TEXT_CHARS, Message, ToolCall, new_id, new_message
-from ._options import CopilotOptions, check_options, check_str
+from ._options import CopilotOptions, check_height, check_options, check_str
 from ._output import CopilotOutput
 from ._run import Run
 from ._run_events import (
@@ -84,7 +85,14 @@ def _bundle(name: str, missing: str) -> str | pathlib.Path:
 
 
 class Copilot(
-    ActionAPI, ApprovalAPI, ButtonAPI, UndoAPI, ThreadAPI, FrontEndAPI, anywidget.AnyWidget
+    ActionAPI,
+    ApprovalAPI,
+    ButtonAPI,
+    MessageAPI,
+    UndoAPI,
+    ThreadAPI,
+    FrontEndAPI,
+    anywidget.AnyWidget,
 ):
     """A chat copilot in a notebook. Display it as a cell's last expression."""
 
@@ -109,6 +117,8 @@ class Copilot(
     """Prompts shown as clickable chips."""
     title = traitlets.Unicode("Copilot").tag(sync=True)
     """The chat's header."""
+    height = traitlets.Unicode("").tag(sync=True)
+    """The chat's height: a CSS length, `fill` (its container's height), or "" (the default)."""
     model = traitlets.Unicode("").tag(sync=True)
     """The model the copilot asks (its name is shown in the chat's header)."""
     action_specs: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
@@ -122,7 +132,9 @@ class Copilot(
 
     def __init__(self, model: str | None = None, **options: Unpack[CopilotOptions]) -> None:
         o = check_options(model, options)
-        super().__init__(suggestions=list(o.suggestions), title=o.title)
+        super().__init__(
+            suggestions=list(o.suggestions), title=o.title, height=check_height(o.height)
+        )
         self.model, self.instructions, self.max_steps = o.model, o.instructions, o.max_steps
         self.approval_timeout = o.approval_timeout
         #: Offer the model a tool to answer with buttons the user clicks (OpenCUI's explicit

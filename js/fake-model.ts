@@ -28,6 +28,7 @@ export class FakeModel implements AnyModel<Model> {
       error: null,
       suggestions: [],
       title: "Copilot",
+      height: "",
       model: "gpt-4o-mini",
       action_specs: [],
       offline_demo: false,

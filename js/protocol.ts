@@ -72,6 +72,29 @@ export interface ClickButtonRequest {
   button_id: string;
 }
 
+/** A new answer to the last question; it replaces the last answer. */
+export interface RegenerateRequest {
+  kind: "regenerate";
+  request_id: string;
+}
+
+/** Replace a user message with `text` and answer it again; later messages are dropped. */
+export interface EditMessageRequest {
+  kind: "edit_message";
+  request_id: string;
+  message_id: string;
+  text: string;
+}
+
+/** Thumbs up (`rating` "up") or down ("down") on a message, or none (""), with a comment. */
+export interface FeedbackRequest {
+  kind: "feedback";
+  request_id: string;
+  message_id: string;
+  rating: string;
+  comment?: string;
+}
+
 export interface NewThreadRequest {
   kind: "new_thread";
   request_id: string;
@@ -96,6 +119,23 @@ export interface DeleteThreadRequest {
   thread_id: string;
 }
 
+/** A thread as a file: `format` "markdown" or "json"; the reply's `result` is an
+ * `ExportedThread`. */
+export interface ExportThreadRequest {
+  kind: "export_thread";
+  request_id: string;
+  thread_id: string;
+  format: string;
+}
+
+/** The scope's threads whose title or text contains `query`; the reply's `result` is a
+ * `ThreadMatch[]`. */
+export interface SearchThreadsRequest {
+  kind: "search_threads";
+  request_id: string;
+  query: string;
+}
+
 export type Request =
   | ReadyRequest
   | SendRequest
@@ -107,10 +147,15 @@ export type Request =
   | UndoRequest
   | RedoRequest
   | ClickButtonRequest
+  | RegenerateRequest
+  | EditMessageRequest
+  | FeedbackRequest
   | NewThreadRequest
   | SelectThreadRequest
   | RenameThreadRequest
-  | DeleteThreadRequest;
+  | DeleteThreadRequest
+  | ExportThreadRequest
+  | SearchThreadsRequest;
 
 export type RequestKind = Request["kind"];
 
@@ -127,12 +172,14 @@ export interface ReplyError {
   message: string;
 }
 
-/** The answer to one request: `ok`, or refused with `error`. */
+/** The answer to one request: `ok`, or refused with `error`. Requests that ask for data
+ * (export_thread, search_threads) get it in `result`. */
 export interface Reply {
   kind: "reply";
   request_id: string;
   ok: boolean;
   error: ReplyError | null;
+  result?: unknown;
 }
 
 /** Full snapshot of the in-progress assistant message; null: no draft any more. */
@@ -223,6 +270,7 @@ export class RequestClient {
       request_id: reply.request_id,
       ok,
       error: ok ? null : (reply.error ?? { type: "internal_error", message: "" }),
+      ...(ok && reply.result !== undefined ? { result: reply.result } : {}),
     });
   }
 

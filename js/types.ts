@@ -142,6 +142,8 @@ export interface Model {
   error: CopilotError | null;
   suggestions: string[];
   title: string;
+  /** The chat's height: a CSS length, "fill" (its container's height), or "" (the default). */
+  height: string;
   /** The model the copilot asks. */
   model: string;
   action_specs: ActionSpec[];

@@ -53,11 +53,23 @@ def test_unknown_keyword_is_a_type_error_naming_the_accepted_ones() -> None:
         ({"client": "not a client"}, "client must be an openai.AsyncOpenAI"),
         ({"title": 3}, "title must be a string"),
         ({"actions": [print]}, "actions must be a dict"),
+        ({"height": "tall"}, "height must be a CSS length"),
+        ({"height": "600px; color: red"}, "height must be a CSS length"),
+        ({"height": 20}, "at least 120"),
+        ({"height": True}, "height must be"),
     ],
 )
 def test_bad_option_values_are_refused_clearly(options: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidOptionsError, match=message):
         Copilot(api_key="k", **options)
+
+
+@pytest.mark.parametrize(
+    ("height", "css"),
+    [(None, ""), (600, "600px"), ("70vh", "70vh"), (" 32rem ", "32rem"), ("fill", "fill")],
+)
+def test_the_height_option_becomes_the_synced_css_height(height: Any, css: str) -> None:
+    assert Copilot(api_key="k", height=height).height == css
 
 
 def test_action_options_are_checked() -> None:
