@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
+from typing_extensions import NotRequired
+
 from ._display import Display, images
 from ._schema import ArgumentsError, parse_arguments
 from ._serialize import clean_text
@@ -61,6 +63,19 @@ class IncompleteDetails(TypedDict):
     reason: IncompleteReason
 
 
+class Feedback(TypedDict):
+    rating: Literal["up", "down"]
+    comment: str  # "" when the user gave none
+
+
+class Usage(TypedDict):
+    """Tokens (from the provider's usage report) and time of one answer."""
+
+    input_tokens: int
+    output_tokens: int
+    duration_ms: int  # from the run's first request to the answer's end
+
+
 class Message(TypedDict):
     id: str
     object: Literal["thread.message"]
@@ -76,6 +91,8 @@ class Message(TypedDict):
     is_undoable: bool
     is_redoable: bool
     buttons: list[Any]  # action buttons the model offered (see _buttons.py)
+    feedback: NotRequired[Feedback | None]  # missing on messages saved before feedback existed
+    usage: NotRequired[Usage | None]
 
 
 def new_id(prefix: str) -> str:
@@ -114,6 +131,8 @@ def new_message(
         "is_undoable": False,
         "is_redoable": False,
         "buttons": [],
+        "feedback": None,
+        "usage": None,
     }
 
 

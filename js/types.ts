@@ -101,6 +101,25 @@ export interface Message {
   is_redoable: boolean;
   /** Buttons offered under this (assistant) message; missing on older messages. */
   buttons?: ActionButton[];
+  /** The user's thumbs up or down; null or missing: none. */
+  feedback?: Feedback | null;
+  /** What the answer cost and how long it took (assistant messages); null or missing: unknown. */
+  usage?: Usage | null;
+}
+
+/** The user's feedback on a message. */
+export interface Feedback {
+  rating: "up" | "down";
+  /** "" when the user gave none. */
+  comment: string;
+}
+
+/** Tokens (from the provider's usage report) and time of one answer. */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  /** From the first request of the run to the answer's end. */
+  duration_ms: number;
 }
 
 export type CopilotErrorType =
