@@ -26,6 +26,8 @@ EventType = Literal[
     "selectedThreadId.changed",
     "status.changed",
     "messages.changed",
+    # Beyond copilotjs: the user rated an answer (an app collects it).
+    "message.feedback",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Callback = Callable[[dict[str, Any]], Any]
