@@ -36,6 +36,7 @@ from ._errors import (
 from ._events import Callback, Events
 from ._frontend import FrontEndAPI
 from ._loop import Home, running_loop
+from ._marimo import follow_in_marimo
 from ._message_api import MessageAPI
 from ._messages import MAX_TEXT_CHARS, Message, ToolCall, new_id, new_message
 from ._options import CopilotOptions, check_height, check_options, check_str
@@ -167,6 +168,7 @@ class Copilot(
         for name, fn in (o.actions or {}).items():
             self.action(fn, name=name)
         self.on_msg(self._on_front_end_message)
+        follow_in_marimo(self)  # in marimo, cells reading mo.ui.anywidget(copilot).value re-run
 
     # -- context ------------------------------------------------------------------------
     def readable(self, description: str, value: Any) -> Readable:
