@@ -6,6 +6,7 @@ import { ActionButtonRow, type ButtonHost, OFFER_BUTTONS_TOOL } from "./buttons"
 import { DisplayView, type WidgetManager } from "./display";
 import { button, h } from "./dom";
 import { renderMarkdown } from "./markdown";
+import { type MessageActionHost, MessageActions, type MessagePlace } from "./message-actions";
 import { RefusalNotice } from "./panels";
 import type { Requester } from "./protocol";
 import type { IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
@@ -256,6 +257,10 @@ export class MessageView {
   #approvals: ApprovalHost | null;
   #widgets: WidgetManager | null;
   #actions: ActionButtonRow | null = null;
+  /** Copy, regenerate, edit, feedback: finished messages only. */
+  #messageActions: MessageActions | null = null;
+  #place: MessagePlace = { lastAnswer: false, later: 0 };
+  #message: Message;
   #text: string | null = null;
   // Markdown shown as plain text for now (see EAGER_MARKDOWN), rendered by renderMarkdown().
   #markdownPending = false;
@@ -282,10 +287,13 @@ export class MessageView {
     approvals: ApprovalHost | null = null,
     buttons: ButtonHost | null = null,
     widgets: WidgetManager | null = null,
+    messageActions: MessageActionHost | null = null,
   ) {
     this.#approvals = approvals;
     this.#widgets = widgets;
+    this.#message = message;
     if (buttons !== null) this.#actions = new ActionButtonRow(buttons);
+    if (messageActions !== null) this.#messageActions = new MessageActions(messageActions);
     const who = message.role === "user" ? "You" : "Copilot";
     this.el = h(
       "article",
@@ -295,10 +303,24 @@ export class MessageView {
       this.#note,
     );
     if (this.#actions !== null) this.el.append(this.#actions.el);
+    if (this.#messageActions !== null) {
+      // The editor takes the text's place while a user message is edited.
+      this.#body.after(this.#messageActions.editor);
+      this.el.append(this.#messageActions.el);
+    }
     this.update(message, deferMarkdown);
   }
 
+  /** Where the message sits in the thread (what its toolbar offers). */
+  set place(place: MessagePlace) {
+    if (place.lastAnswer === this.#place.lastAnswer && place.later === this.#place.later) return;
+    this.#place = place;
+    this.#messageActions?.update(this.#message, place);
+  }
+
   update(message: Message, deferMarkdown = false): void {
+    this.#message = message;
+    this.#messageActions?.update(message, this.#place);
     const { dataset } = this.el;
     dataset.role = message.role;
     dataset.status = message.status;
@@ -351,9 +373,11 @@ export class MessageView {
     for (const card of this.#cards) card.releaseWidgets();
   }
 
-  /** Re-renders the action buttons (the list's working / sending state changed). */
+  /** Re-renders the action buttons and the toolbar (the list's working / sending state
+   * changed). */
   refreshButtons(): void {
     this.#actions?.render();
+    this.#messageActions?.render();
   }
 
   /** Its buttons are from an earlier answer (the user asked something since). */
@@ -502,6 +526,7 @@ export class MessageList {
   #isWorking = false;
   #history: HistoryControls | null = null;
   #buttons: ButtonHost | null = null;
+  #messageActions: MessageActionHost | null = null;
   #widgets: WidgetManager | null;
   // Follow new content only while the user is at the bottom (they may be reading above).
   #stickToBottom = true;
@@ -540,6 +565,12 @@ export class MessageList {
         refresh: () => this.#refreshButtons(),
         fallback: this.el,
       };
+      this.#messageActions = {
+        request: approvals.request,
+        get working() {
+          return list.#isWorking;
+        },
+      };
     }
     this.el.addEventListener("scroll", () => {
       const { scrollHeight, scrollTop, clientHeight } = this.el;
@@ -575,6 +606,7 @@ export class MessageList {
           null,
           this.#buttons,
           this.#widgets,
+          this.#messageActions,
         );
         entry = { view, key };
         this.#rendered.set(message.id, entry);
@@ -597,7 +629,13 @@ export class MessageList {
     const lastUser = messages.map((m) => m.role).lastIndexOf("user");
     for (const [index, message] of messages.entries()) {
       const entry = this.#rendered.get(message.id);
-      if (entry !== undefined) entry.view.buttonsStale = index < lastUser;
+      if (entry === undefined) continue;
+      entry.view.buttonsStale = index < lastUser;
+      const last = index === messages.length - 1;
+      entry.view.place = {
+        lastAnswer: last && message.role === "assistant" && message.status !== "in_progress",
+        later: messages.length - 1 - index,
+      };
     }
     // Views that left the list (a thread switch) are no longer queued.
     this.#markdownQueue = queue;

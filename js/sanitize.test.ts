@@ -341,7 +341,7 @@ describe("every place model and tool text reaches the page", () => {
     );
     await expectSafe(el);
     // The user's own text is shown as typed.
-    expect(el.querySelector('[data-role="user"]')?.textContent).toBe(PAYLOADS);
+    expect(el.querySelector('[data-role="user"] .cw-message-body')?.textContent).toBe(PAYLOADS);
     const answer = el.querySelector('[data-role="assistant"]')?.textContent;
     for (const word of HARMLESS) expect(answer).toContain(word);
   });
