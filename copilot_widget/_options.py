@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -13,6 +14,8 @@ import openai
 from ._errors import InvalidOptionsError, quote
 
 DEFAULT_MODEL = "gpt-5-mini"
+#: The scope of threads when the copilot runs outside a notebook (a script, a console).
+DEFAULT_APP_ID = "default"
 
 
 class CopilotOptions(TypedDict, total=False):
@@ -23,7 +26,7 @@ class CopilotOptions(TypedDict, total=False):
     api_key: str | None
     base_url: str | None
     store: str | os.PathLike[str] | None
-    app_id: str
+    app_id: str | None
     user_id: str | None
     company_id: str | None
     thread_id: str | None
@@ -51,7 +54,7 @@ class Options:
     api_key: str | None = None
     base_url: str | None = None
     store: str | os.PathLike[str] | None = None
-    app_id: str = "default"
+    app_id: str = DEFAULT_APP_ID
     user_id: str | None = None
     company_id: str | None = None
     thread_id: str | None = None
@@ -96,6 +99,9 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
         )
     if model is None:
         model = os.environ.get("COPILOT_WIDGET_MODEL") or DEFAULT_MODEL
+    options = dict(options)
+    if options.get("app_id") is None:
+        options["app_id"] = notebook_app_id()
     o = Options(model=model, **options)
     check_str("model", o.model, empty_ok=False)
     check_str("instructions", o.instructions)
@@ -130,6 +136,25 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
             raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")
     check_height(o.height)
     return o
+
+
+def notebook_app_id() -> str:
+    """The default scope of threads: the notebook the kernel runs for, so that each notebook
+    has its own conversations (an explicit `app_id=` shares them between notebooks).
+
+    Jupyter Server tells a kernel started for a document its path in `JPY_SESSION_NAME` (an
+    absolute path when the server knows the file's name); VS Code puts it in the
+    `__vsc_ipynb_file__` variable. A session that is not a file (a console) has no suffix:
+    outside a notebook the scope is `DEFAULT_APP_ID`, shared as before."""
+    session = os.environ.get("JPY_SESSION_NAME", "").strip()
+    if session and os.path.splitext(session)[1]:
+        return session
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    vscode = getattr(shell, "user_ns", {}).get("__vsc_ipynb_file__")
+    if isinstance(vscode, str) and vscode.strip():
+        return vscode.strip()
+    return DEFAULT_APP_ID
 
 
 def check_str(
