@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import pathlib
+import re
 import sqlite3
 import stat
 import threading
@@ -30,9 +31,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, NamedTuple, cast, get_args
 
-from ._messages import Message, MessageStatus, Thread, ToolCallStatus
+from ._messages import Message, MessageStatus, Thread, ToolCallStatus, text_of
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MEMORY = ":memory:"
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,63 @@ def _v3(db: sqlite3.Connection) -> None:
     )
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    # The text of each message beside its JSON: the picker's previews and the search read it
+    # without parsing every message.
+    db.execute("ALTER TABLE messages ADD COLUMN text TEXT NOT NULL DEFAULT ''")
+    rows = db.execute("SELECT seq, body FROM messages").fetchall()
+    db.executemany(
+        "UPDATE messages SET text = ? WHERE seq = ?",
+        [(text, seq) for seq, body in rows if (text := _stored_text(body))],
+    )
+
+
+def _stored_text(body: Any) -> str:
+    """The text of a stored message body ("" for one that is not readable: reading it later
+    says what is wrong with it)."""
+    try:
+        message = json.loads(body)
+        return "".join(
+            part["text"]["value"]
+            for part in message["content"]
+            if part["type"] == "text" and isinstance(part["text"]["value"], str)
+        )
+    except (TypeError, ValueError, KeyError, RecursionError):
+        return ""
+
+
 #: MIGRATIONS[n] brings a store from schema version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _v1, 1: _v2, 2: _v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _v1,
+    1: _v2,
+    2: _v3,
+    3: _v4,
+}
+
+#: How much of a message the picker shows under a thread's title (one line).
+PREVIEW_CHARS = 120
+#: How much text around a search's match the picker shows (one line).
+SNIPPET_CHARS = 160
+#: The longest search query accepted.
+MAX_QUERY_CHARS = 200
+#: How many threads a search returns at most (the most recent ones).
+MAX_SEARCH_RESULTS = 50
+
+
+class ThreadEntry(Thread):
+    """A thread as the picker lists it: when it was last active, and the start of its last
+    message that has text (one line)."""
+
+    updated_at: int
+    preview: str
+
+
+class SearchHit(NamedTuple):
+    """A thread that matches a search, and the text the first match is in: the first message
+    (in the thread's order) whose text matches, else the title."""
+
+    thread: ThreadEntry
+    text: str
 
 
 class RunOwner(NamedTuple):
@@ -195,6 +251,7 @@ class ThreadStore:
                 # per-commit fsync that guards against a power cut.
                 db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
+            db.create_function("cw_fold", 1, _fold, deterministic=True)
         self._migrate()
         if not in_memory:
             for suffix in ("-wal", "-shm", "-journal"):
@@ -222,15 +279,42 @@ class ThreadStore:
                 self._refusal = f"The thread store {self.path!r} is closed"
 
     # -- threads ------------------------------------------------------------------------
-    def threads(self, scope: tuple[str, str, str]) -> list[Thread]:
-        """Threads in scope, most recently active first."""
+    def threads(self, scope: tuple[str, str, str]) -> list[ThreadEntry]:
+        """Threads in scope, most recently active first, with their previews (one query)."""
         with self._session("read") as db:
             rows = db.execute(
-                "SELECT id, title, created_at FROM threads WHERE app_id = ? AND user_id = ? "
+                f"SELECT {_ENTRY_COLUMNS} FROM threads t WHERE app_id = ? AND user_id = ? "
                 "AND company_id = ? ORDER BY updated_at DESC, rowid DESC",
                 scope,
             ).fetchall()
-            return [_thread(row) for row in rows]
+            return [_entry(row) for row in rows]
+
+    def search(self, scope: tuple[str, str, str], query: str) -> list[SearchHit]:
+        """Threads in scope whose title or any message's text contains `query` (ignoring
+        case), most recently active first, at most `MAX_SEARCH_RESULTS` of them."""
+        folded = query.casefold()
+        with self._session("read") as db:
+            rows = db.execute(
+                f"SELECT * FROM (SELECT {_ENTRY_COLUMNS}, (SELECT m.text FROM messages m "
+                "WHERE m.thread_id = t.id AND instr(cw_fold(m.text), :q) > 0 "
+                "ORDER BY m.seq LIMIT 1) AS hit, t.rowid AS row FROM threads t "
+                "WHERE app_id = :app AND user_id = :user AND company_id = :company) "
+                "WHERE hit IS NOT NULL OR instr(cw_fold(title), :q) > 0 "
+                "ORDER BY updated_at DESC, row DESC LIMIT :limit",
+                {
+                    "q": folded,
+                    "app": scope[0],
+                    "user": scope[1],
+                    "company": scope[2],
+                    "limit": MAX_SEARCH_RESULTS,
+                },
+            ).fetchall()
+            hits = []
+            for row in rows:
+                entry = _entry(row[:5])
+                hit = row[5]
+                hits.append(SearchHit(entry, hit if isinstance(hit, str) else entry["title"]))
+            return hits
 
     def thread(self, thread_id: str, scope: tuple[str, str, str]) -> Thread | None:
         with self._session("read") as db:
@@ -269,11 +353,12 @@ class ThreadStore:
     def save_message(self, message: Message) -> None:
         """Insert or update a message (its place in the thread is where it was first saved)."""
         body = json.dumps(message, separators=(",", ":"))
+        text = text_of(message)
         with self._session("write", transaction=True) as db:
             db.execute(
-                "INSERT INTO messages (id, thread_id, body) VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET body = excluded.body",
-                (message["id"], message["thread_id"], body),
+                "INSERT INTO messages (id, thread_id, body, text) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET body = excluded.body, text = excluded.text",
+                (message["id"], message["thread_id"], body, text),
             )
             db.execute(
                 "UPDATE threads SET updated_at = ? WHERE id = ?",
@@ -428,6 +513,57 @@ def _tighten(path: pathlib.Path, *, directory: bool = False) -> None:
 # -- rows ---------------------------------------------------------------------------------
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: The columns of a `ThreadEntry` (threads as `t`). The preview is the last message with
+#: text: the messages index finds it from the end of the thread.
+_ENTRY_COLUMNS = (
+    "t.id, t.title, t.created_at, t.updated_at, (SELECT substr(m.text, 1, 4 * "
+    f"{PREVIEW_CHARS}) FROM messages m WHERE m.thread_id = t.id AND m.text != '' "
+    "ORDER BY m.seq DESC LIMIT 1)"
+)
+
+
+def _fold(text: Any) -> str:
+    """Text as the search compares it (SQLite's own `lower` folds ASCII letters only)."""
+    return text.casefold() if isinstance(text, str) else ""
+
+
+def preview_of(text: str) -> str:
+    """The start of a message's text on one line, at most `PREVIEW_CHARS` characters."""
+    line = " ".join(text[: 4 * PREVIEW_CHARS].split())
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1].rstrip() + "…"
+
+
+def snippet_of(text: str, query: str) -> str:
+    """The text around the first match of `query` on one line, at most `SNIPPET_CHARS`
+    characters, with `…` where it was cut."""
+    found = re.search(re.escape(query), text, re.IGNORECASE)
+    # Case folding can change lengths (ß, ss): without an exact match, the start of the text.
+    at, end = (found.start(), found.end()) if found else (0, 0)
+    start = max(at - SNIPPET_CHARS // 3, end - SNIPPET_CHARS)  # some context before the match
+    start = max(0, min(start, len(text) - SNIPPET_CHARS))  # a full snippet near the end too
+    stop = min(len(text), start + SNIPPET_CHARS)
+    if start > 0:  # begin on a word
+        space = text.find(" ", start, at)
+        start = space + 1 if space != -1 and space - start < 20 else start
+    if stop < len(text):
+        space = text.rfind(" ", max(end, stop - 20), stop)
+        stop = space if space != -1 else stop
+    line = " ".join(text[start:stop].split())
+    return ("…" if start > 0 else "") + line + ("…" if stop < len(text) else "")
+
+
+def _entry(row: tuple[Any, ...]) -> ThreadEntry:
+    thread = _thread(row[:3])
+    updated_at, preview = row[3], row[4]
+    if not (_is_number(updated_at) and (preview is None or isinstance(preview, str))):
+        raise _Damaged(f"the thread row {thread['id'][:60]!r} is malformed")
+    return {
+        **thread,
+        "updated_at": int(max(updated_at, thread["created_at"])),
+        "preview": preview_of(preview or ""),
+    }
 
 
 def _thread(row: tuple[Any, ...]) -> Thread:

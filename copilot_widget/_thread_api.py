@@ -1,14 +1,16 @@
-"""The thread operations of `Copilot`: new, select, rename, delete, and the synced `thread`,
-`threads` and `messages` they change. Every method runs on the engine's loop."""
+"""The thread operations of `Copilot`: new, select, rename, delete, search, export, and the
+synced `thread`, `threads` and `messages` they change. Every method runs on the engine's loop."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
 from ._errors import InvalidOptionsError, RunInProgressError, quote
+from ._export import Download, check_format, download, export
 from ._loop import Home
 from ._messages import MAX_TITLE_CHARS, Message, Thread, new_thread, text_of
 from ._options import check_str
+from ._store import MAX_QUERY_CHARS, ThreadEntry, preview_of, snippet_of
 
 if TYPE_CHECKING:
     from ._events import Events
@@ -106,6 +108,38 @@ class ThreadAPI:
             self._events.emit("thread.created", dict(self.thread))
         self._emit_selection(old)
 
+    def search_threads(self, query: str) -> list[dict[str, Any]]:
+        """The threads of this scope whose title or any message's text contains `query`
+        (ignoring case), most recently active first (at most 50): each as listed in `threads`
+        (`id`, `title`, `created_at`, `updated_at`, `preview`) with a `snippet`, the text
+        around the first match on one line."""
+        check_str("query", query, empty_ok=False, max_chars=MAX_QUERY_CHARS)
+        return self._home.call(self._search_threads, query.strip())
+
+    def _search_threads(self, query: str) -> list[dict[str, Any]]:
+        return [
+            {**hit.thread, "snippet": snippet_of(hit.text, query)}
+            for hit in self._threads.search(query)
+        ]
+
+    def export_thread(self, thread_id: str | None = None, format: str = "markdown") -> str:
+        """A thread of this scope (None: the selected one) as Markdown (`format="markdown"`) or
+        JSON (`"json"`: `{"version": 1, "thread": {...}, "messages": [...]}`, the messages as
+        stored), tool calls included with their arguments, results and errors."""
+        checked = check_format(format)
+        return self._home.call(lambda: export(*self._thread_and_messages(thread_id), checked))
+
+    def _export_for_download(self, thread_id: str, format: str) -> Download:
+        """The chat's Export: the file's name (from the title), mime type and text."""
+        checked = check_format(format)
+        return self._home.call(lambda: download(*self._thread_and_messages(thread_id), checked))
+
+    def _thread_and_messages(self, thread_id: str | None) -> tuple[Thread, list[Message]]:
+        thread = self._known_thread(self.thread["id"] if thread_id is None else thread_id)
+        if thread["id"] == self.thread["id"]:
+            return thread, list(self.messages)
+        return thread, self._threads.messages(thread["id"])
+
     # -- plumbing ---------------------------------------------------------------------------
     def _check_no_run(self, what: str) -> None:
         if self._run is not None and not self._run.done():
@@ -141,7 +175,8 @@ class ThreadAPI:
         self._undo.reset()
         self._threads.saved = saved
         self._to_front_end({"kind": "draft", "message": None})
-        self.thread = dict(thread)
+        # The listing's fields (date, preview) are for `threads`, not the selected `thread`.
+        self.thread = {key: thread[key] for key in ("id", "object", "title", "created_at")}
         self.messages = messages
         self._refresh_threads(reload=True)
 
@@ -155,15 +190,30 @@ class ThreadAPI:
 
     def _refresh_threads(self, *, reload: bool = False) -> None:
         """The current thread first, then the others of the scope (read from the store only
-        when they may have changed, not on every message)."""
+        when they may have changed, not on every message), each with its date and preview."""
         if reload:
             self._others = [
                 dict(t) for t in self._threads.in_scope() if t["id"] != self.thread["id"]
             ]
-        threads = [dict(self.thread), *self._others]
+        threads = [dict(self._current_entry()), *self._others]
         if threads != self.threads:
             self.threads = threads
             self._events.emit("threads.changed", {"threads": list(threads)})
+
+    def _current_entry(self) -> ThreadEntry:
+        """The selected thread as `threads` lists it, from the messages in memory."""
+        thread = cast(Thread, self.thread)
+        updated_at = thread["created_at"]
+        preview = ""
+        if self.messages:
+            last = self.messages[-1]
+            updated_at = max(updated_at, last["completed_at"] or last["created_at"])
+        for message in reversed(self.messages):
+            text = text_of(message)
+            if text:  # like the store: the last message that has text
+                preview = preview_of(text)
+                break
+        return {**thread, "updated_at": updated_at, "preview": preview}
 
     def _name_thread(self, message: Message) -> None:
         """A thread is named after its first user message."""

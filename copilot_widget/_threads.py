@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast
 
 from ._display import reopened
 from ._messages import Message, Thread, finish_interrupted, new_id
-from ._store import MEMORY, Claim, RunOwner, StoreError, ThreadStore
+from ._store import MEMORY, Claim, RunOwner, SearchHit, StoreError, ThreadEntry, ThreadStore
 
 logger = logging.getLogger("copilot_widget")
 T = TypeVar("T")
@@ -101,9 +101,13 @@ class Threads:
         return self.store.path
 
     # -- reads (on the engine's loop; they wait for the writes queued before them) ---------
-    def in_scope(self) -> list[Thread]:
-        """Threads in scope, most recently active first."""
+    def in_scope(self) -> list[ThreadEntry]:
+        """Threads in scope, most recently active first, with their dates and previews."""
         return self._read(lambda store: store.threads(self.scope), [])
+
+    def search(self, query: str) -> list[SearchHit]:
+        """Threads in scope whose title or text contains `query`, most recently active first."""
+        return self._read(lambda store: store.search(self.scope, query), [])
 
     def get(self, thread_id: str) -> Thread | None:
         return self._read(lambda store: store.thread(thread_id, self.scope), None)

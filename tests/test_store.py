@@ -21,7 +21,17 @@ import pytest
 
 from copilot_widget import Copilot, InvalidOptionsError
 from copilot_widget._messages import new_message, new_thread, text_of
-from copilot_widget._store import SCHEMA_VERSION, StoreError, ThreadStore, _v1, default_path
+from copilot_widget._store import (
+    MAX_SEARCH_RESULTS,
+    MIGRATIONS,
+    PREVIEW_CHARS,
+    SCHEMA_VERSION,
+    StoreError,
+    ThreadStore,
+    _v1,
+    default_path,
+    snippet_of,
+)
 from copilot_widget.testing import ScriptedServer, call, cut, text, tool_calls
 
 from fds import open_fds
@@ -86,7 +96,13 @@ def test_round_trip_of_every_message_field(tmp_path: pathlib.Path) -> None:
     store.close()
 
     reopened = ThreadStore(tmp_path / "threads.sqlite3")
-    assert reopened.threads(SCOPE) == [thread]
+    (listed,) = reopened.threads(SCOPE)
+    assert listed == {
+        **thread,
+        "updated_at": listed["updated_at"],
+        "preview": "Hello *there* again",
+    }
+    assert listed["updated_at"] >= thread["created_at"]
     assert reopened.messages(thread["id"]) == [user, assistant]
     assert reopened.threads(("app", "someone else", "")) == []  # scoped
 
@@ -121,6 +137,34 @@ def test_migrates_a_store_of_an_older_schema_version(tmp_path: pathlib.Path) -> 
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert [t["title"] for t in store.threads(SCOPE)] == ["Old chat"]
     assert [text_of(m) for m in store.messages("thread_a")] == ["from v1"]
+    # Messages saved before the store kept their text are previewed and found all the same.
+    assert store.threads(SCOPE)[0]["preview"] == "from v1"
+    assert [hit.thread["id"] for hit in store.search(SCOPE, "FROM V1")] == ["thread_a"]
+
+
+def test_the_text_of_every_message_is_filled_in_when_a_store_is_upgraded(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "v3.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for version in range(3):
+        MIGRATIONS[version](db)
+    db.execute("PRAGMA user_version = 3")
+    db.execute("INSERT INTO threads VALUES ('thread_a', 'app', 'ada', '', 'Chat', 1000, 1000)")
+    texts = ["first question", "", "the answer"]  # the empty one: a tool step
+    for value in texts:
+        body = new_message("user", "thread_a", None, value, status="completed")
+        db.execute(
+            "INSERT INTO messages (id, thread_id, body) VALUES (?, ?, ?)",
+            (body["id"], "thread_a", json.dumps(body)),
+        )
+    db.close()
+
+    store = ThreadStore(path)
+    rows = store._db.execute("SELECT text FROM messages ORDER BY seq").fetchall()
+    assert [row[0] for row in rows] == texts
+    assert store.threads(SCOPE)[0]["preview"] == "the answer"
+    store.close()
 
 
 def test_a_newer_schema_is_refused_and_the_widget_keeps_working_in_memory(
@@ -708,3 +752,88 @@ def test_many_threads_and_two_stores_writing_at_once_lose_nothing(
     )
     for store in stores:
         store.close()
+
+
+# -- listing, previews and search -----------------------------------------------------------
+def _thread_with(store: ThreadStore, title: str, *texts: str, scope: Any = SCOPE) -> str:
+    thread = new_thread(title)
+    store.create_thread(thread, scope)
+    for i, value in enumerate(texts):
+        role = "user" if i % 2 == 0 else "assistant"
+        store.save_message(new_message(role, thread["id"], None, value, status="completed"))
+    return thread["id"]
+
+
+def test_the_listing_shows_the_last_text_on_one_line_bounded(tmp_path: pathlib.Path) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite3")
+    long = "word " * 100
+    short = _thread_with(store, "Short", "How are\n  you?", "Fine,\nthanks.")
+    tool_step = _thread_with(store, "Tool step", "Who is user 2?", "Ada Lovelace.")
+    # An answer that only calls a tool has no text: the preview is the last message with text.
+    step = new_message("assistant", tool_step, None, "", status="completed")
+    store.save_message(step)
+    bounded = _thread_with(store, "Long", long)
+    empty = _thread_with(store, "Empty")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    listed = {t["id"]: t for t in store.threads(SCOPE)}
+    store._db.set_trace_callback(None)
+    assert len(statements) == 1  # one query, whatever the number of threads and messages
+
+    assert listed[short]["preview"] == "Fine, thanks."
+    assert listed[tool_step]["preview"] == "Ada Lovelace."
+    assert listed[empty]["preview"] == ""
+    preview = listed[bounded]["preview"]
+    assert len(preview) == PREVIEW_CHARS and preview.endswith("…")
+    assert long.startswith(preview[:-1])
+    for thread in listed.values():
+        assert thread["updated_at"] >= thread["created_at"]
+        assert set(thread) == {"id", "object", "title", "created_at", "updated_at", "preview"}
+
+
+def test_search_finds_titles_and_text_ignoring_case_most_recent_first(
+    tmp_path: pathlib.Path,
+) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite3")
+    titled = _thread_with(store, "Revenue by REGION", "Plot it.")
+    texted = _thread_with(store, "Sales", "Which region grew most?", "The north region.")
+    accented = _thread_with(store, "Schools", "Où est l'ÉCOLE ?")
+    _thread_with(store, "Unrelated", "Nothing to see.")
+    _thread_with(store, "Other scope", "region", scope=("app", "grace", ""))
+
+    hits = store.search(SCOPE, "Region")
+    assert [hit.thread["id"] for hit in hits] == [texted, titled]  # the newest first
+    # The first message that matches, in the thread's order; the title when only it matches.
+    assert hits[0].text == "Which region grew most?"
+    assert hits[1].text == "Revenue by REGION"
+    assert hits[0].thread["preview"] == "The north region."
+    assert [hit.thread["id"] for hit in store.search(SCOPE, "école")] == [accented]
+    assert store.search(SCOPE, "no such words") == []
+    # LIKE's wildcards are plain characters here.
+    assert store.search(SCOPE, "%") == [] and store.search(SCOPE, "_") == []
+
+
+def test_search_returns_the_most_recent_matches_only(tmp_path: pathlib.Path) -> None:
+    store = ThreadStore(tmp_path / "t.sqlite3")
+    ids = [_thread_with(store, f"Chat {i}", "same words") for i in range(MAX_SEARCH_RESULTS + 5)]
+    hits = store.search(SCOPE, "SAME")
+    assert [hit.thread["id"] for hit in hits] == ids[::-1][:MAX_SEARCH_RESULTS]
+
+
+@pytest.mark.parametrize(
+    ("text", "query", "snippet"),
+    [
+        ("short match text", "MATCH", "short match text"),
+        ("line one\nline two match\n\tend", "match", "line one line two match end"),
+        ("word " * 60 + "The MATCH here " + "after " * 60, "match", None),
+        ("a" * 300 + " needle", "needle", None),
+    ],
+)
+def test_a_snippet_is_one_line_around_the_match(text: str, query: str, snippet: Any) -> None:
+    got = snippet_of(text, query)
+    if snippet is not None:
+        assert got == snippet
+    assert "\n" not in got and len(got) <= 162
+    assert query.casefold() in got.casefold()
+    if len(text) > 200:
+        assert got.startswith("…")

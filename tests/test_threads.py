@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -34,7 +35,13 @@ def test_title_from_the_first_user_message_and_threads_listed(scripted: Any) -> 
     assert copilot.thread["title"] == "Plot the sales by region please"
     copilot.send("second prompt does not rename")
     assert copilot.thread["title"] == "Plot the sales by region please"
-    assert copilot.threads == [copilot.thread]
+    # The list shows each thread with when it was last active and its last text.
+    (listed,) = copilot.threads
+    assert listed == {
+        **copilot.thread,
+        "updated_at": copilot.messages[-1]["completed_at"],
+        "preview": "b",
+    }
 
 
 def test_new_thread_events_in_documented_order(scripted: Any) -> None:
@@ -132,3 +139,164 @@ async def test_thread_changes_are_refused_during_a_run(scripted: Any) -> None:
     await run
     await asyncio.sleep(0)
     assert len(copilot.threads) == 1
+
+
+# -- the default scope: one per notebook ----------------------------------------------------
+def in_notebook(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """As in a kernel that Jupyter Server started for the notebook at `path`."""
+    monkeypatch.setenv("JPY_SESSION_NAME", path)
+
+
+def test_each_notebook_has_its_own_threads_by_default(
+    scripted: Any, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "s.sqlite3"
+    in_notebook(monkeypatch, "/home/ada/sales.ipynb")
+    first, _ = scripted([text("About sales.")], store=store)
+    assert first.app_id == "/home/ada/sales.ipynb"
+    first.send("sales question")
+    first.close()
+
+    in_notebook(monkeypatch, "/home/ada/weather.ipynb")
+    other = Copilot(api_key="k", store=store)
+    assert other.app_id == "/home/ada/weather.ipynb"
+    assert other.messages == [] and [t["title"] for t in other.threads] == ["New chat"]
+    with pytest.raises(InvalidOptionsError, match="No thread"):
+        other.select_thread(first.thread["id"])
+    other.close()
+
+    in_notebook(monkeypatch, "/home/ada/sales.ipynb")  # the same notebook again, after a restart
+    again = Copilot(api_key="k", store=store)
+    assert again.thread["id"] == first.thread["id"]
+    assert [text_of(m) for m in again.messages] == ["sales question", "About sales."]
+    again.close()
+
+
+def test_an_explicit_app_id_shares_threads_between_notebooks(
+    scripted: Any, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "s.sqlite3"
+    in_notebook(monkeypatch, "/home/ada/one.ipynb")
+    first, _ = scripted([text("Shared answer.")], store=store, app_id="shared")
+    first.send("shared question")
+    first.close()
+    in_notebook(monkeypatch, "/home/ada/two.ipynb")
+    second = Copilot(api_key="k", store=store, app_id="shared")
+    assert second.app_id == "shared"
+    assert second.thread["id"] == first.thread["id"]
+    assert [text_of(m) for m in second.messages] == ["shared question", "Shared answer."]
+    second.close()
+
+
+def test_the_default_scope_outside_jupyter_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython
+
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert Copilot(api_key="k", store=":memory:").app_id == "default"  # a script: as before
+    assert Copilot(api_key="k", store=":memory:", app_id=None).app_id == "default"
+    # A console's session names no file: its copilot keeps the shared default.
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/ada/console-1-8f2c")
+    assert Copilot(api_key="k", store=":memory:").app_id == "default"
+    # VS Code tells the notebook's path in a variable of the user's namespace.
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    shell = SimpleNamespace(user_ns={"__vsc_ipynb_file__": "/work/vscode.ipynb"})
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    assert Copilot(api_key="k", store=":memory:").app_id == "/work/vscode.ipynb"
+    # Jupyter Server's variable comes first.
+    in_notebook(monkeypatch, "/srv/lab.ipynb")
+    assert Copilot(api_key="k", store=":memory:").app_id == "/srv/lab.ipynb"
+    with pytest.raises(InvalidOptionsError, match="app_id must be a non-empty string"):
+        Copilot(api_key="k", store=":memory:", app_id=" ")
+
+
+# -- the listing and search -------------------------------------------------------------------
+def test_the_listing_follows_the_conversation(scripted: Any) -> None:
+    copilot, _ = scripted([text("First answer."), text("Second\nanswer.")])
+    copilot.send("one")
+    events = record(copilot)
+    copilot.send("two")
+    (listed,) = copilot.threads
+    assert listed["preview"] == "Second answer."
+    assert listed["updated_at"] == copilot.messages[-1]["completed_at"]
+    assert ("threads.changed", {"threads": copilot.threads}) in events
+    # The selected thread itself stays a thread: id, object, title, created_at.
+    assert set(copilot.thread) == {"id", "object", "title", "created_at"}
+    copilot.new_thread()
+    assert [t["preview"] for t in copilot.threads] == ["", "Second answer."]
+    assert set(copilot.thread) == {"id", "object", "title", "created_at"}
+    copilot.select_thread(listed["id"])
+    assert set(copilot.thread) == {"id", "object", "title", "created_at"}
+
+
+def three_topics(scripted: Any, **options: Any) -> tuple[Copilot, dict[str, str]]:
+    copilot, _ = scripted(
+        [text("Revenue grew 4% in the North."), text("Sunny."), text("Use pandas.")], **options
+    )
+    ids = {}
+    for topic, prompt in (
+        ("sales", "How did the REVENUE do?"),
+        ("weather", "Weather tomorrow?"),
+        ("code", "How do I read a CSV about revenue?"),
+    ):
+        if ids:
+            copilot.new_thread()
+        copilot.send(prompt)
+        ids[topic] = copilot.thread["id"]
+    return copilot, ids
+
+
+def test_search_threads_by_title_and_text(scripted: Any) -> None:
+    copilot, ids = three_topics(scripted)
+    found = copilot.search_threads("revenue")
+    assert [t["id"] for t in found] == [ids["code"], ids["sales"]]  # most recent first
+    assert found[0]["snippet"] == "How do I read a CSV about revenue?"
+    assert found[1]["title"] == "How did the REVENUE do?"
+    assert set(found[0]) == {"id", "object", "title", "created_at", "updated_at", "preview",
+                             "snippet"}  # fmt: skip
+    assert [t["id"] for t in copilot.search_threads("  sunny ")] == [ids["weather"]]
+    assert copilot.search_threads("hail") == []
+    # Searching changes nothing: the selected thread stays.
+    assert copilot.thread["id"] == ids["code"]
+
+
+def test_search_from_the_chat_answers_with_the_matches(scripted: Any) -> None:
+    copilot, ids = three_topics(scripted)
+    replies: list[dict[str, Any]] = []
+    copilot._to_front_end = replies.append  # type: ignore[method-assign]
+    copilot._handle_custom_msg({"kind": "search_threads", "query": "north", "request_id": "q1"}, [])
+    copilot._handle_custom_msg(
+        {"kind": "search_threads", "query": "x" * 201, "request_id": "q2"}, []
+    )
+    copilot._handle_custom_msg({"kind": "search_threads", "query": 3, "request_id": "q3"}, [])
+    answered = {r["request_id"]: r for r in replies if r.get("kind") == "reply"}
+    assert answered["q1"]["ok"] is True
+    (match,) = answered["q1"]["result"]
+    assert match["id"] == ids["sales"] and match["snippet"] == "Revenue grew 4% in the North."
+    assert answered["q2"]["ok"] is False
+    assert "at most 200" in answered["q2"]["error"]["message"]
+    assert answered["q3"]["ok"] is False and "query" in answered["q3"]["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (None, "query must be a non-empty string"),
+        (["sales"], "query must be a non-empty string"),
+        ("   ", "query must be a non-empty string"),
+        ("x" * 201, "201 characters long; at most 200"),
+    ],
+)
+def test_a_bad_query_is_refused(query: Any, message: str) -> None:
+    copilot = Copilot(api_key="k", store=":memory:")
+    with pytest.raises(InvalidOptionsError, match=message):
+        copilot.search_threads(query)
+
+
+def test_search_sees_only_this_copilots_scope(scripted: Any, tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "s.sqlite3"
+    three_topics(scripted, store=store, user_id="ada")
+    theirs = Copilot(api_key="k", store=store, user_id="grace")
+    assert theirs.search_threads("revenue") == []
+    other_app = Copilot(api_key="k", store=store, user_id="ada", app_id="another app")
+    assert other_app.search_threads("revenue") == []
+    assert len(Copilot(api_key="k", store=store, user_id="ada").search_threads("revenue")) == 2
