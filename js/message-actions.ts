@@ -23,52 +23,21 @@ export interface MessagePlace {
 }
 
 /** A thumb icon (drawn by the style sheet: no SVG in the chat's markup). */
-function thumb(down: boolean): HTMLElement {
+function thumbIcon(down: boolean): HTMLElement {
   return h("span", { class: `cw-icon cw-icon-thumb${down ? " cw-icon-down" : ""}`, "aria-hidden": "true" });
 }
 
-/** The toolbar under one finished message, and the editor of a user message. */
-export class MessageActions {
-  readonly el: HTMLElement;
-  readonly copyButton = button("Copy", "copy-message", "cw-message-action", {
-    title: "Copy this message as Markdown",
-  });
-  readonly regenerateButton = button("Regenerate", "regenerate", "cw-message-action", {
-    title: "Answer the last question again (this answer is replaced)",
-  });
-  readonly editButton = button("Edit", "edit-message", "cw-message-action", {
-    title: "Edit this message and send it again",
-  });
-  readonly upButton = button("", "feedback-up", "cw-message-action cw-feedback", {
-    "aria-label": "Good answer",
-    title: "Good answer",
-    "aria-pressed": "false",
-  });
-  readonly downButton = button("", "feedback-down", "cw-message-action cw-feedback", {
-    "aria-label": "Bad answer",
-    title: "Bad answer",
-    "aria-pressed": "false",
-  });
-  /** After a rating: an optional comment. */
-  readonly commentForm = h("div", { class: "cw-feedback-form", hidden: true });
-  readonly commentInput = h("input", {
-    type: "text",
-    class: "cw-feedback-input",
-    "data-testid": "feedback-comment",
-    maxlength: "2000",
-    placeholder: "Tell us more (optional)",
-    "aria-label": "Feedback comment (optional)",
-  });
-  /** The editor that replaces a user message's text while it is edited. */
-  readonly editor = h("div", { class: "cw-editor", "data-testid": "message-editor", hidden: true });
-  readonly editInput = h("textarea", {
+/** The editor that takes a user message's place while it is edited (built on first use). */
+class MessageEditor {
+  readonly el = h("div", { class: "cw-editor", "data-testid": "message-editor" });
+  readonly input = h("textarea", {
     class: "cw-editor-input",
     "data-testid": "edit-input",
     rows: "3",
     "aria-label": "Edit your message",
   });
-  readonly editSend = button("Send", "edit-send", "cw-editor-send");
-  readonly editCancel = button("Cancel", "edit-cancel", "cw-editor-cancel");
+  readonly send = button("Send", "edit-send", "cw-editor-send");
+  readonly cancel = button("Cancel", "edit-cancel", "cw-editor-cancel");
   /** Asked before an edit drops later messages. */
   readonly confirmation = h("div", {
     class: "cw-editor-confirm",
@@ -76,67 +45,97 @@ export class MessageActions {
     role: "alert",
     hidden: true,
   });
-  #notice = new RefusalNotice();
-  #host: MessageActionHost;
-  #message: Message | null = null;
-  #place: MessagePlace = { lastAnswer: false, later: 0 };
-  #sending = false;
-  #confirming = false;
+  confirming = false;
 
-  constructor(host: MessageActionHost) {
-    this.#host = host;
-    this.upButton.append(thumb(false));
-    this.downButton.append(thumb(true));
-    const sendComment = button("Send", "feedback-send", "cw-message-action");
-    this.commentForm.append(this.commentInput, sendComment);
-    this.editor.append(
-      this.editInput,
+  constructor(submit: () => void, close: () => void) {
+    this.el.append(
+      this.input,
       this.confirmation,
-      h("div", { class: "cw-editor-buttons" }, this.editSend, this.editCancel),
+      h("div", { class: "cw-editor-buttons" }, this.send, this.cancel),
     );
-    this.el = h(
-      "div",
-      { class: "cw-message-actions", "data-testid": "message-actions", role: "toolbar" },
-      this.copyButton,
-      this.editButton,
-      this.regenerateButton,
-      this.upButton,
-      this.downButton,
-      this.commentForm,
-      this.#notice.el,
-    );
-    this.copyButton.addEventListener("click", () => void this.#copy());
-    this.regenerateButton.addEventListener("click", () => this.#send({ kind: "regenerate" }));
-    this.upButton.addEventListener("click", () => this.#rate("up"));
-    this.downButton.addEventListener("click", () => this.#rate("down"));
-    // No <form>: the chat's markup holds no element that model text could never make.
-    const submitComment = () => {
-      const rating = this.#message?.feedback?.rating;
-      if (rating !== undefined) this.#rate(rating, this.commentInput.value.trim());
-    };
-    sendComment.addEventListener("click", submitComment);
-    this.commentInput.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.isComposing) {
-        event.preventDefault();
-        submitComment();
-      }
-    });
-    this.editButton.addEventListener("click", () => this.#openEditor());
-    this.editCancel.addEventListener("click", () => this.closeEditor());
-    this.editSend.addEventListener("click", () => this.#submitEdit());
-    this.editInput.addEventListener("keydown", (event) => {
+    this.send.addEventListener("click", submit);
+    this.cancel.addEventListener("click", close);
+    this.input.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.preventDefault();
-        this.closeEditor();
+        close();
       } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        this.#submitEdit();
+        submit();
       }
     });
   }
 
+  render(idle: boolean, later: number): void {
+    this.send.disabled = !idle;
+    this.send.textContent = this.confirming ? "Remove and send" : "Send";
+    this.confirmation.hidden = !this.confirming;
+    this.confirmation.textContent = this.confirming ? dropWarning(later) : "";
+  }
+}
+
+/** The toolbar under one finished message. Its controls are built for the message's role; the
+ * editor and the comment box only when first used (a long thread has thousands of toolbars). */
+export class MessageActions {
+  readonly el = h("div", { class: "cw-message-actions", "data-testid": "message-actions", role: "toolbar" });
+  readonly copyButton = button("Copy", "copy-message", "cw-message-action", {
+    title: "Copy this message as Markdown",
+  });
+  #regenerateButton: HTMLButtonElement | null = null;
+  #editButton: HTMLButtonElement | null = null;
+  #thumbs: [HTMLButtonElement, Feedback["rating"]][] = [];
+  #comment: HTMLElement | null = null;
+  #commentInput: HTMLInputElement | null = null;
+  #editor: MessageEditor | null = null;
+  /** Where the editor goes: after the message's text, which it hides. */
+  #body: HTMLElement;
+  #notice = new RefusalNotice();
+  #host: MessageActionHost;
+  #message: Message;
+  #place: MessagePlace = { lastAnswer: false, later: 0 };
+  #sending = false;
+
+  constructor(host: MessageActionHost, message: Message, body: HTMLElement) {
+    this.#host = host;
+    this.#message = message;
+    this.#body = body;
+    this.el.append(this.copyButton);
+    this.copyButton.addEventListener("click", () => void this.#copy());
+    if (message.role === "user") {
+      this.el.classList.add("cw-user-actions");
+      const edit = button("Edit", "edit-message", "cw-message-action", {
+        title: "Edit this message and send it again",
+      });
+      edit.addEventListener("click", () => this.#openEditor());
+      this.#editButton = edit;
+      this.el.append(edit);
+    } else {
+      const regenerate = button("Regenerate", "regenerate", "cw-message-action", {
+        title: "Answer the last question again (this answer is replaced)",
+      });
+      regenerate.addEventListener("click", () => this.#send({ kind: "regenerate" }));
+      this.#regenerateButton = regenerate;
+      this.el.append(regenerate);
+      for (const [rating, label] of [
+        ["up", "Good answer"],
+        ["down", "Bad answer"],
+      ] as const) {
+        const thumb = button("", `feedback-${rating}`, "cw-message-action cw-feedback", {
+          "aria-label": label,
+          title: label,
+          "aria-pressed": "false",
+        });
+        thumb.append(thumbIcon(rating === "down"));
+        thumb.addEventListener("click", () => this.#rate(rating));
+        this.#thumbs.push([thumb, rating]);
+        this.el.append(thumb);
+      }
+    }
+    this.el.append(this.#notice.el);
+  }
+
   get editing(): boolean {
-    return !this.editor.hidden;
+    return this.#editor !== null && !this.#editor.el.hidden;
   }
 
   update(message: Message, place: MessagePlace): void {
@@ -148,45 +147,40 @@ export class MessageActions {
   /** Re-renders (the list's working state changed). */
   render(): void {
     const message = this.#message;
-    if (message === null) return;
-    const answer = message.role === "assistant";
     const idle = !this.#host.working && !this.#sending;
-    this.el.classList.toggle("cw-user-actions", message.role === "user");
     this.el.classList.toggle("cw-last-answer", this.#place.lastAnswer);
     this.copyButton.hidden = messageMarkdown(message) === "";
-    this.regenerateButton.hidden = !(answer && this.#place.lastAnswer);
-    this.regenerateButton.disabled = !idle;
-    this.editButton.hidden = answer || this.editing;
-    this.editButton.disabled = !idle;
-    const rating = message.feedback?.rating ?? null;
-    for (const [b, value] of [
-      [this.upButton, "up"],
-      [this.downButton, "down"],
-    ] as const) {
-      b.hidden = !answer;
-      b.disabled = this.#sending;
-      b.setAttribute("aria-pressed", String(rating === value));
+    if (this.#regenerateButton !== null) {
+      this.#regenerateButton.hidden = !this.#place.lastAnswer;
+      this.#regenerateButton.disabled = !idle;
     }
-    if (rating === null) this.commentForm.hidden = true;
-    this.editSend.disabled = !idle;
-    this.editSend.textContent = this.#confirming ? "Remove and send" : "Send";
-    this.confirmation.hidden = !this.#confirming;
-    this.confirmation.textContent = this.#confirming ? dropWarning(this.#place.later) : "";
+    if (this.#editButton !== null) {
+      this.#editButton.hidden = this.editing;
+      this.#editButton.disabled = !idle;
+    }
+    const rating = message.feedback?.rating ?? null;
+    for (const [thumb, value] of this.#thumbs) {
+      thumb.disabled = this.#sending;
+      thumb.setAttribute("aria-pressed", String(rating === value));
+    }
+    if (rating === null && this.#comment !== null) this.#comment.hidden = true;
+    this.#editor?.render(idle, this.#place.later);
   }
 
   /** Closes the editor, keeping the message as it was. */
   closeEditor(): void {
-    const hadFocus = this.editor.contains(document.activeElement);
-    this.editor.hidden = true;
-    this.#confirming = false;
+    const editor = this.#editor;
+    if (editor === null) return;
+    const hadFocus = editor.el.contains(document.activeElement);
+    editor.el.hidden = true;
+    editor.confirming = false;
+    this.#body.hidden = false;
     this.render();
-    if (hadFocus) this.editButton.focus();
+    if (hadFocus) this.#editButton?.focus();
   }
 
   async #copy(): Promise<void> {
-    const message = this.#message;
-    if (message === null) return;
-    const ok = await copyText(messageMarkdown(message));
+    const ok = await copyText(messageMarkdown(this.#message));
     this.copyButton.textContent = ok ? "Copied" : "Copy failed";
     setTimeout(() => {
       this.copyButton.textContent = "Copy";
@@ -195,7 +189,6 @@ export class MessageActions {
 
   #rate(rating: Feedback["rating"], comment?: string): void {
     const message = this.#message;
-    if (message === null) return;
     // A second click on the pressed thumb takes the rating back.
     const same = message.feedback?.rating === rating && comment === undefined;
     const body = same
@@ -203,41 +196,79 @@ export class MessageActions {
       : { kind: "feedback" as const, message_id: message.id, rating, ...(comment ? { comment } : {}) };
     this.#send(body, () => {
       if (same || comment !== undefined) {
-        this.commentForm.hidden = true;
+        if (this.#comment !== null) this.#comment.hidden = true;
         return;
       }
-      this.commentInput.value = message.feedback?.comment ?? "";
-      this.commentForm.hidden = false;
-      this.commentInput.focus();
+      const input = this.#commentBox();
+      input.value = message.feedback?.comment ?? "";
+      input.focus();
     });
+  }
+
+  /** Shows the optional comment box after a rating; returns its input. */
+  #commentBox(): HTMLInputElement {
+    if (this.#comment === null || this.#commentInput === null) {
+      const input = h("input", {
+        type: "text",
+        class: "cw-feedback-input",
+        "data-testid": "feedback-comment",
+        maxlength: "2000",
+        placeholder: "Tell us more (optional)",
+        "aria-label": "Feedback comment (optional)",
+      });
+      const send = button("Send", "feedback-send", "cw-message-action");
+      // No <form>: the chat's markup holds no element that model text could never make.
+      const submit = () => {
+        const rating = this.#message.feedback?.rating;
+        if (rating !== undefined) this.#rate(rating, input.value.trim());
+      };
+      send.addEventListener("click", submit);
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && !event.isComposing) {
+          event.preventDefault();
+          submit();
+        }
+      });
+      this.#comment = h("div", { class: "cw-feedback-form" }, input, send);
+      this.#commentInput = input;
+      this.#notice.el.before(this.#comment);
+    }
+    this.#comment.hidden = false;
+    return this.#commentInput;
   }
 
   #openEditor(): void {
-    const message = this.#message;
-    if (message === null || this.#host.working) return;
-    this.editInput.value = messageMarkdown(message);
-    this.#confirming = false;
-    this.editor.hidden = false;
+    if (this.#host.working) return;
+    if (this.#editor === null) {
+      this.#editor = new MessageEditor(
+        () => this.#submitEdit(),
+        () => this.closeEditor(),
+      );
+      this.#body.after(this.#editor.el);
+    }
+    const editor = this.#editor;
+    editor.input.value = messageMarkdown(this.#message);
+    editor.confirming = false;
+    editor.el.hidden = false;
+    this.#body.hidden = true;
     this.#notice.clear();
     this.render();
-    this.editInput.focus();
+    editor.input.focus();
   }
 
   #submitEdit(): void {
-    const message = this.#message;
-    const text = this.editInput.value.trim();
-    if (message === null || text === "" || this.#sending || this.#host.working) return;
+    const editor = this.#editor;
+    if (editor === null) return;
+    const text = editor.input.value.trim();
+    if (text === "" || this.#sending || this.#host.working) return;
     // Dropping later messages is asked once, in the editor.
-    if (this.#place.later > 0 && !this.#confirming) {
-      this.#confirming = true;
+    if (this.#place.later > 0 && !editor.confirming) {
+      editor.confirming = true;
       this.render();
-      this.editSend.focus();
+      editor.send.focus();
       return;
     }
-    this.#send({ kind: "edit_message", message_id: message.id, text }, () => {
-      this.editor.hidden = true;
-      this.#confirming = false;
-    });
+    this.#send({ kind: "edit_message", message_id: this.#message.id, text }, () => this.closeEditor());
   }
 
   #send(body: Parameters<Requester>[0], done?: () => void): void {

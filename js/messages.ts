@@ -293,7 +293,8 @@ export class MessageView {
     this.#widgets = widgets;
     this.#message = message;
     if (buttons !== null) this.#actions = new ActionButtonRow(buttons);
-    if (messageActions !== null) this.#messageActions = new MessageActions(messageActions);
+    if (messageActions !== null)
+      this.#messageActions = new MessageActions(messageActions, message, this.#body);
     const who = message.role === "user" ? "You" : "Copilot";
     this.el = h(
       "article",
@@ -303,11 +304,7 @@ export class MessageView {
       this.#note,
     );
     if (this.#actions !== null) this.el.append(this.#actions.el);
-    if (this.#messageActions !== null) {
-      // The editor takes the text's place while a user message is edited.
-      this.#body.after(this.#messageActions.editor);
-      this.el.append(this.#messageActions.el);
-    }
+    if (this.#messageActions !== null) this.el.append(this.#messageActions.el);
     this.update(message, deferMarkdown);
   }
 
