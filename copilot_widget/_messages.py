@@ -38,6 +38,14 @@ class Thread(TypedDict):
     created_at: int
 
 
+class ApprovalDecision(TypedDict):
+    """How the user decided a `confirm=True` call."""
+
+    decision: Literal["approved", "rejected", "expired"]
+    reason: str  # why it was rejected ("" when no reason was given)
+    edited: bool  # approved with arguments the user changed
+
+
 class ToolCall(TypedDict):
     id: str
     name: str
@@ -47,6 +55,7 @@ class ToolCall(TypedDict):
     error: str | None
     display: Display | None  # what the chat shows, when richer than `result`
     outputs: list[str]  # ids of the copilot outputs its handler (or paired action) changed
+    approval: NotRequired[ApprovalDecision | None]  # set once the user decided
 
 
 class TextContent(TypedDict):

@@ -244,19 +244,27 @@ class ToolCalls:
         self.approvals[call["id"]] = approval
         self._set(call, status="requires_action", display=self._display(call, "requires_action"))
         self._paused(True)
+        expired = False
         try:
             verdict, value = await asyncio.wait_for(
                 asyncio.shield(approval.future), self._settings.approval_timeout
             )
         except TimeoutError:
-            approval.decide("reject", "no decision in time (the approval expired)")
+            expired = approval.decide("reject", "no decision in time (the approval expired)")
             verdict, value = approval.future.result()
         finally:
             self.approvals.pop(call["id"], None)
         self._paused(False)
         if verdict == "approve":
+            edited = dict(value) != arguments
+            call["approval"] = {"decision": "approved", "reason": "", "edited": edited}
             return dict(value)
         reason = str(value).strip()
+        call["approval"] = {
+            "decision": "expired" if expired else "rejected",
+            "reason": "" if expired else reason,
+            "edited": False,
+        }
         self._set(
             call,
             status="rejected",

@@ -47,6 +47,9 @@ def test_the_run_pauses_and_approve_runs_it(scripted: Any) -> None:
     copilot.approve(pending["tool_call_id"])
     assert ran == [{"table": "users", "limit": 5}]
     assert run.status == "completed" and copilot.status == "idle"
+    # The card says how it was decided, in the thread for good.
+    approval = {"decision": "approved", "reason": "", "edited": False}
+    assert copilot.messages[1]["tool_calls"][0]["approval"] == approval
     assert results(server) == ["deleted 5 rows from users"]
     assert copilot.pending_approvals == []
 
@@ -62,6 +65,11 @@ def test_reject_tells_the_model_with_the_reason_and_the_run_goes_on(scripted: An
     assert result["type"] == "rejected" and result["reason"] == "not on Fridays"
     call_state = copilot.messages[1]["tool_calls"][0]
     assert call_state["status"] == "rejected"
+    assert call_state["approval"] == {
+        "decision": "rejected",
+        "reason": "not on Fridays",
+        "edited": False,
+    }
     assert copilot.messages[-1]["content"][0]["text"]["value"] == "Done."
 
 
@@ -75,6 +83,11 @@ def test_edited_arguments_are_validated_again(scripted: Any) -> None:
     assert ran == [] and copilot.pending_approvals  # still pending after a bad edit
     copilot.approve(tool_call_id, {"table": "users", "limit": 1})
     assert ran == [{"table": "users", "limit": 1}]
+    assert copilot.messages[1]["tool_calls"][0]["approval"] == {
+        "decision": "approved",
+        "reason": "",
+        "edited": True,
+    }
     assert json.loads(copilot.messages[1]["tool_calls"][0]["arguments"]) == {
         "table": "users",
         "limit": 1,
@@ -117,6 +130,11 @@ async def test_approval_timeout_rejects(scripted: Any) -> None:
     await run
     assert run.status == "completed" and ran == []
     assert "expired" in results(server)[0]["reason"]
+    assert copilot.messages[1]["tool_calls"][0]["approval"] == {
+        "decision": "expired",
+        "reason": "",
+        "edited": False,
+    }
 
 
 async def test_approve_from_the_front_end_in_a_notebook(scripted: Any) -> None:
