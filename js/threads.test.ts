@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { all, FakeModel, get, message, nextFrame, unmountAll, view } from "./fake-model";
+import { formatDate, MAX_QUERY_CHARS, SEARCH_DELAY_MS } from "./threads";
 import type { Thread } from "./types";
 
 afterEach(async () => {
@@ -399,5 +400,204 @@ describe("storage warning", () => {
   it("shows the badge from the first render", async () => {
     const el = await view(new FakeModel({ store_warning: sentence }));
     expect(visible(get(el, "store-warning"))).toBe(true);
+  });
+});
+
+describe("history: dates, previews, search and export", () => {
+  const now = new Date(2026, 11, 3, 15, 30); // 3 Dec 2026, 15:30 local time
+  const at = (year: number, month: number, day: number, hour = 12, minute = 0) =>
+    new Date(year, month, day, hour, minute).getTime() / 1000;
+  const listedAlpha = { ...alpha, updated_at: at(2026, 11, 3, 14, 2), preview: "Here is the plot" };
+  const listedGamma = { ...gamma, updated_at: at(2026, 11, 2), preview: "Dropped 3 rows" };
+
+  /** Answers the last request of `kind` with `result`; resolves once the UI has handled it. */
+  async function answer(model: FakeModel, kind: "search_threads" | "export_thread", result: unknown) {
+    model.receive({ kind: "reply", request_id: model.last(kind).request_id, ok: true, error: null, result });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+
+  async function openHistory(extra: ConstructorParameters<typeof FakeModel>[0] = {}) {
+    const model = new FakeModel({ thread: alpha, threads: [listedAlpha, listedGamma], ...extra });
+    const el = await view(model);
+    const toggle = get<HTMLButtonElement>(el, "thread-history-button");
+    toggle.click();
+    return {
+      model,
+      el,
+      toggle,
+      panel: get(el, "thread-history"),
+      search: get<HTMLInputElement>(el, "thread-search"),
+    };
+  }
+  const items = (el: HTMLElement) => all(el, "thread-item") as HTMLButtonElement[];
+
+  it("formats dates short: the time today, Yesterday, the day this year, the year before", () => {
+    expect(formatDate(at(2026, 11, 3, 14, 2), now)).toBe("14:02");
+    expect(formatDate(at(2026, 11, 3, 0, 5), now)).toBe("00:05");
+    expect(formatDate(at(2026, 11, 2, 23, 59), now)).toBe("Yesterday");
+    expect(formatDate(at(2026, 10, 28), now)).toBe("28 Nov");
+    expect(formatDate(at(2025, 11, 3), now)).toBe("3 Dec 2025");
+  });
+
+  it("lists every thread with its date and preview; the selected one is marked", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now });
+    const { el, toggle, panel, search } = await openHistory();
+    vi.useRealTimers();
+    expect(visible(panel)).toBe(true);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    expect(toggle.getAttribute("aria-controls")).toBe(panel.id);
+    expect(document.activeElement).toBe(search);
+    expect(search.maxLength).toBe(MAX_QUERY_CHARS);
+    const shown = items(el).map((item) => [
+      get(item, "thread-item-title").textContent,
+      get(item, "thread-item-date").textContent,
+      get(item, "thread-item-preview").textContent,
+      item.getAttribute("aria-current"),
+    ]);
+    expect(shown).toEqual([
+      ["Plotting the sales", "14:02", "Here is the plot", "true"],
+      ["Cleaning the data", "Yesterday", "Dropped 3 rows", null],
+    ]);
+    const date = get(items(el)[0], "thread-item-date");
+    expect(date.getAttribute("datetime")).toBe(new Date(listedAlpha.updated_at * 1000).toISOString());
+  });
+
+  it("opens the thread chosen, and closes", async () => {
+    const { model, el, toggle, panel } = await openHistory();
+    items(el)[1].click();
+    expect(threadMessages(model)).toEqual([{ kind: "select_thread", thread_id: "thread_c" }]);
+    expect(visible(panel)).toBe(false);
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    // Choosing the selected thread only closes.
+    toggle.click();
+    items(el)[0].click();
+    expect(threadMessages(model)).toHaveLength(1);
+    expect(visible(panel)).toBe(false);
+  });
+
+  it("closes on Escape (focus back on History), on a second click and on a click outside", async () => {
+    const { el, toggle, panel, search } = await openHistory();
+    press(search, "Escape");
+    expect(visible(panel)).toBe(false);
+    expect(document.activeElement).toBe(toggle);
+    toggle.click();
+    expect(visible(panel)).toBe(true);
+    toggle.click();
+    expect(visible(panel)).toBe(false);
+    toggle.click();
+    get(el, "message-list").dispatchEvent(new Event("pointerdown", { bubbles: true }));
+    expect(visible(panel)).toBe(false);
+  });
+
+  it("searches as the user types, once typing pauses, and shows snippets as text", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { model, el, search } = await openHistory();
+    for (const typed of ["p", "pl", "plot"]) {
+      search.value = typed;
+      search.dispatchEvent(new Event("input"));
+    }
+    expect(model.bodies.filter((b) => b.kind === "search_threads")).toEqual([]);
+    vi.advanceTimersByTime(SEARCH_DELAY_MS);
+    vi.useRealTimers();
+    expect(model.bodies.filter((b) => b.kind === "search_threads")).toEqual([
+      { kind: "search_threads", query: "plot" },
+    ]);
+    const hostile = '<img src=x onerror="window.hacked=1">a PLOT of <b>sales</b>';
+    await answer(model, "search_threads", [{ ...listedGamma, snippet: hostile }]);
+    const [item] = items(el);
+    expect(item.dataset.threadId).toBe("thread_c");
+    const snippet = get(item, "thread-item-snippet");
+    expect(snippet.textContent).toBe(hostile);
+    expect(snippet.querySelector("img, b")).toBeNull();
+    expect([...snippet.querySelectorAll("mark")].map((m) => m.textContent)).toEqual(["PLOT"]);
+    item.click();
+    expect(threadMessages(model)).toEqual([{ kind: "select_thread", thread_id: "thread_c" }]);
+  });
+
+  it("says when nothing matches, drops late replies, and lists everything again when cleared", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { model, el, search } = await openHistory();
+    const type = (text: string) => {
+      search.value = text;
+      search.dispatchEvent(new Event("input"));
+      vi.advanceTimersByTime(SEARCH_DELAY_MS);
+    };
+    type("zebra");
+    const first = model.last("search_threads").request_id;
+    type("zebras");
+    vi.useRealTimers();
+    await answer(model, "search_threads", []);
+    expect(get(el, "thread-search-status").textContent).toBe("No conversation matches “zebras”.");
+    expect(items(el)).toHaveLength(0);
+    // The reply to the older query comes last: it is not shown.
+    model.receive({
+      kind: "reply",
+      request_id: first,
+      ok: true,
+      error: null,
+      result: [{ ...alpha, snippet: "x" }],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(items(el)).toHaveLength(0);
+    search.value = "  ";
+    search.dispatchEvent(new Event("input"));
+    expect(items(el).map((item) => item.dataset.threadId)).toEqual(["thread_a", "thread_c"]);
+  });
+
+  it("shows why a search was refused", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { model, el, search } = await openHistory();
+    search.value = "plot";
+    search.dispatchEvent(new Event("input"));
+    vi.advanceTimersByTime(SEARCH_DELAY_MS);
+    vi.useRealTimers();
+    await model.refuse("search_threads", "The store is busy.");
+    expect(get(el, "refusal-notice").textContent).toBe("The store is busy.");
+    expect(get(el, "thread-search-status").textContent).toBe("The search failed.");
+  });
+
+  it("stays usable during a run, but opens no thread then", async () => {
+    const { model, el } = await openHistory();
+    model.set("status", "working");
+    expect(get<HTMLButtonElement>(el, "thread-history-button").disabled).toBe(false);
+    expect(items(el).every((item) => item.disabled && /finish/i.test(item.title))).toBe(true);
+    items(el)[1].dispatchEvent(new MouseEvent("click"));
+    expect(threadMessages(model)).toEqual([]);
+  });
+
+  it("exports the selected thread as a file the browser downloads", async () => {
+    const createObjectURL = vi.fn((_: Blob) => "blob:exported");
+    const revokeObjectURL = vi.fn();
+    Object.assign(URL, { createObjectURL, revokeObjectURL });
+    const clicked: HTMLAnchorElement[] = [];
+    vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
+      clicked.push(this);
+    });
+    const { model, el } = await openHistory();
+    get(el, "export-markdown-button").click();
+    expect(threadMessages(model)).toEqual([
+      { kind: "export_thread", thread_id: "thread_a", format: "markdown" },
+    ]);
+    await answer(model, "export_thread", {
+      filename: "Plotting-the-sales.md",
+      mime: "text/markdown",
+      text: "# Hi",
+    });
+    expect(clicked.map((a) => [a.download, a.href])).toEqual([["Plotting-the-sales.md", "blob:exported"]]);
+    expect(clicked[0].isConnected).toBe(false);
+    const blob = createObjectURL.mock.calls[0][0];
+    expect(blob.type).toBe("text/markdown;charset=utf-8");
+    expect(await blob.text()).toBe("# Hi");
+
+    // The kernel's mime type is used only when it is one of the export's.
+    get(el, "export-json-button").click();
+    expect(model.last("export_thread").format).toBe("json");
+    await answer(model, "export_thread", { filename: "x.json", mime: "text/html", text: "{}" });
+    expect(createObjectURL.mock.calls[1][0].type).toBe("text/plain;charset=utf-8");
+
+    get(el, "export-json-button").click();
+    await model.refuse("export_thread", "No thread 'thread_a' in this scope.");
+    expect(get(el, "refusal-notice").textContent).toBe("No thread 'thread_a' in this scope.");
+    expect(clicked).toHaveLength(2);
   });
 });

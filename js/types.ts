@@ -9,6 +9,10 @@ export interface Thread {
   object: "thread";
   title: string;
   created_at: number;
+  /** When the thread was last active (seconds); listed threads only. */
+  updated_at?: number;
+  /** The start of the thread's last message that has text, on one line; listed threads only. */
+  preview?: string;
 }
 
 export type ToolCallStatus =
