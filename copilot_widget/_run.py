@@ -206,8 +206,12 @@ class Run:
             *history(self._history(), self._tools.vision),
         ]
         message = self._new_draft()
+        started = time.monotonic()
         await self._stream(message, request, self._tools.definitions())
         await self._tools.run_all(message)
+        usage = message.get("usage")
+        if usage is not None:  # the provider reported it: add the step's time
+            usage["duration_ms"] = round((time.monotonic() - started) * 1000)
         self._end_message(message, None)
         return message
 
@@ -235,6 +239,8 @@ class Run:
                 model=self._settings.model,
                 messages=cast(Any, request),
                 stream=True,
+                # The last chunk then reports the tokens used (the answer's usage footer).
+                stream_options={"include_usage": True},
                 **cast(Any, {"tools": tools} if tools else {}),
             )
         except Exception as exc:
@@ -243,6 +249,12 @@ class Run:
             check_stream_response(stream.response, self._settings.base_url)
             try:
                 async for chunk in stream:
+                    if chunk.usage is not None:
+                        message["usage"] = {
+                            "input_tokens": chunk.usage.prompt_tokens or 0,
+                            "output_tokens": chunk.usage.completion_tokens or 0,
+                            "duration_ms": 0,
+                        }
                     if not chunk.choices:
                         continue
                     choice = chunk.choices[0]
