@@ -66,8 +66,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def marimo_run(notebook: pathlib.Path) -> Iterator[str]:
-    """`marimo run` serving `notebook` on a free loopback port; yields its URL."""
+def marimo_server(command: str, notebook: pathlib.Path) -> Iterator[str]:
+    """`marimo run` or `marimo edit` serving `notebook` on a free loopback port; yields its
+    URL."""
     port = _free_port()
     env = {
         k: v
@@ -75,11 +76,16 @@ def marimo_run(notebook: pathlib.Path) -> Iterator[str]:
         if k not in ("ANYWIDGET_HMR", "OPENAI_API_KEY", "OPENAI_BASE_URL")
     }
     env["JUPYTER_DATA_DIR"] = str(notebook.parent / "jupyter-data")  # the thread store
+    # marimo's configuration, not the user's: the notebook runs when it opens, in edit mode too.
+    config = notebook.parent / "config"
+    (config / "marimo").mkdir(parents=True)
+    (config / "marimo" / "marimo.toml").write_text("[runtime]\nauto_instantiate = true\n")
+    env["XDG_CONFIG_HOME"] = str(config)
     log_path = notebook.parent / "marimo.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "marimo", "run", str(notebook),
+                sys.executable, "-m", "marimo", command, str(notebook),
                 "--headless", "--no-token", "--no-sandbox", "--no-skew-protection",
                 "--host", "127.0.0.1", "--port", str(port),
             ],
@@ -110,13 +116,14 @@ def marimo_run(notebook: pathlib.Path) -> Iterator[str]:
                 process.kill()
 
 
+@pytest.mark.parametrize("command", ["run", "edit"])
 def test_cells_reading_the_value_rerun_as_the_user_chats(
-    page: Page, tmp_path: pathlib.Path
+    page: Page, tmp_path: pathlib.Path, command: str
 ) -> None:
     with ScriptedServer([text("First answer."), text("Second answer.")]) as server:
         notebook = tmp_path / "chat.py"
         notebook.write_text(textwrap.dedent(NOTEBOOK).format(base_url=server.base_url))
-        with marimo_run(notebook) as url:
+        with marimo_server(command, notebook) as url:
             page.goto(url)
             expect(page.get_by_text("The value holds 0 messages.")).to_be_visible(timeout=60_000)
             expect(page.get_by_test_id("composer-input")).to_be_enabled(timeout=30_000)
