@@ -78,11 +78,12 @@ class Feedback(TypedDict):
 
 
 class Usage(TypedDict):
-    """Tokens (from the provider's usage report) and time of one answer."""
+    """Tokens (from the provider's usage report) and time of one step of a run (one request);
+    None on a message when the provider reported no usage."""
 
     input_tokens: int
     output_tokens: int
-    duration_ms: int  # from the run's first request to the answer's end
+    duration_ms: int  # from the step's request to the end of its tool calls
 
 
 class Message(TypedDict):

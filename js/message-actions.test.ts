@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FakeModel, message, nextFrame, settled, unmountAll, view } from "./fake-model";
+import { FakeModel, message, nextFrame, settled, toolCall, unmountAll, view } from "./fake-model";
 import type { Message } from "./types";
 
 afterEach(async () => {
@@ -146,5 +146,54 @@ describe("message actions", () => {
     const draft = el.querySelector<HTMLElement>('[data-testid="draft"]');
     expect(draft?.textContent).toContain("Hel");
     expect(draft?.querySelector('[data-testid="message-actions"]')).toBeNull();
+  });
+});
+
+describe("what an answer says about itself", () => {
+  it("shows the run's tokens and time under its last message", async () => {
+    const step = message("assistant", "", {
+      run_id: "run_1",
+      tool_calls: [toolCall({ status: "completed" })],
+      usage: { input_tokens: 1200, output_tokens: 20, duration_ms: 800 },
+    });
+    const answer = message("assistant", "Done.", {
+      run_id: "run_1",
+      usage: { input_tokens: 1300, output_tokens: 36, duration_ms: 1500 },
+    });
+    const unreported = message("assistant", "No usage report.", { run_id: "run_2" });
+    const el = await view(
+      new FakeModel({
+        messages: [message("user", "go"), step, answer, message("user", "again"), unreported],
+      }),
+    );
+    const usage = shown(el, "usage");
+    expect(usage.map(messageOf)).toEqual([answer.id]);
+    expect(usage[0].textContent).toBe("2,500 in · 56 out · 2.3 s");
+  });
+
+  it("says how an approval was decided on the tool card", async () => {
+    const calls = [
+      toolCall({ status: "completed", approval: { decision: "approved", reason: "", edited: false } }),
+      toolCall({ status: "completed", approval: { decision: "approved", reason: "", edited: true } }),
+      toolCall({
+        status: "rejected",
+        approval: { decision: "rejected", reason: "not on Fridays", edited: false },
+      }),
+      toolCall({ status: "rejected", approval: { decision: "rejected", reason: "", edited: false } }),
+      toolCall({ status: "rejected", approval: { decision: "expired", reason: "", edited: false } }),
+      toolCall({ status: "completed" }),
+    ];
+    const el = await view(new FakeModel({ messages: [message("assistant", "", { tool_calls: calls })] }));
+    const decisions = [...el.querySelectorAll<HTMLElement>('[data-testid="tool-call-decision"]')].map((d) =>
+      d.hidden ? null : d.textContent,
+    );
+    expect(decisions).toEqual([
+      "approved by you",
+      "approved by you, with your edits",
+      "rejected: not on Fridays",
+      "rejected by you",
+      "expired: no decision in time",
+      null,
+    ]);
   });
 });

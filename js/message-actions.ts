@@ -5,7 +5,7 @@ import { button, h } from "./dom";
 import { copyText } from "./markdown";
 import { RefusalNotice } from "./panels";
 import type { Requester } from "./protocol";
-import type { Feedback, Message } from "./types";
+import type { Feedback, Message, Usage } from "./types";
 
 /** What the toolbars of a list share. */
 export interface MessageActionHost {
@@ -20,6 +20,16 @@ export interface MessagePlace {
   lastAnswer: boolean;
   /** How many messages come after it (edit and resend drops them). */
   later: number;
+  /** The run's tokens and time, on the run's last message; null: none shown. */
+  usage: Usage | null;
+}
+
+/** "1,234 in · 56 out · 2.3 s": what an answer cost and how long it took. */
+export function describeUsage(usage: Usage): string {
+  const n = (value: number) => value.toLocaleString("en-US");
+  const seconds = usage.duration_ms / 1000;
+  const time = seconds < 10 ? seconds.toFixed(1) : Math.round(seconds).toString();
+  return `${n(usage.input_tokens)} in · ${n(usage.output_tokens)} out · ${time} s`;
 }
 
 /** A thumb icon (drawn by the style sheet: no SVG in the chat's markup). */
@@ -92,7 +102,13 @@ export class MessageActions {
   #notice = new RefusalNotice();
   #host: MessageActionHost;
   #message: Message;
-  #place: MessagePlace = { lastAnswer: false, later: 0 };
+  #place: MessagePlace = { lastAnswer: false, later: 0, usage: null };
+  #usage = h("span", {
+    class: "cw-usage",
+    "data-testid": "usage",
+    title: "Tokens the provider reported for this answer (sent · received), and its time",
+    hidden: true,
+  });
   #sending = false;
 
   constructor(host: MessageActionHost, message: Message, body: HTMLElement) {
@@ -131,7 +147,7 @@ export class MessageActions {
         this.el.append(thumb);
       }
     }
-    this.el.append(this.#notice.el);
+    this.el.append(this.#usage, this.#notice.el);
   }
 
   get editing(): boolean {
@@ -165,6 +181,9 @@ export class MessageActions {
     }
     if (rating === null && this.#comment !== null) this.#comment.hidden = true;
     this.#editor?.render(idle, this.#place.later);
+    const usage = this.#place.usage;
+    this.#usage.hidden = usage === null;
+    this.#usage.textContent = usage === null ? "" : describeUsage(usage);
   }
 
   /** Closes the editor, keeping the message as it was. */

@@ -9,7 +9,7 @@ import { renderMarkdown } from "./markdown";
 import { type MessageActionHost, MessageActions, type MessagePlace } from "./message-actions";
 import { RefusalNotice } from "./panels";
 import type { Requester } from "./protocol";
-import type { IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
+import type { IncompleteReason, Message, ToolCall, ToolCallStatus, Usage } from "./types";
 
 const STATUS_LABELS: Record<ToolCallStatus, string> = {
   pending: "Pending",
@@ -52,6 +52,16 @@ export function messageText(message: Message): string {
   return text;
 }
 
+/** How the user decided a call that needed approval, as the card says it ("" if none). */
+export function describeDecision(call: ToolCall): string {
+  const approval = call.approval;
+  if (!approval) return "";
+  if (approval.decision === "approved")
+    return approval.edited ? "approved by you, with your edits" : "approved by you";
+  if (approval.decision === "expired") return "expired: no decision in time";
+  return approval.reason ? `rejected: ${approval.reason}` : "rejected by you";
+}
+
 /** One tool call as a collapsible card, updated in place as its status changes. Every piece of
  * tool text is set with textContent: results and errors can hold anything. While the call waits
  * for approval (in the draft), its approval card sits right under it, always in view. What the
@@ -62,6 +72,8 @@ class ToolCallCard {
   #summary: HTMLElement;
   #name = h("span", { class: "cw-tool-name" });
   #badge = h("span", { class: "cw-tool-status" });
+  /** How the user decided a call that needed approval: in view, as the card's record. */
+  #decision = h("span", { class: "cw-tool-decision", "data-testid": "tool-call-decision", hidden: true });
   /** Links to the outputs in the notebook this call changed (`copilot.output()`). */
   #outputs = h("span", { class: "cw-tool-outputs" });
   #outputsKey = "";
@@ -87,6 +99,7 @@ class ToolCallCard {
       this.#name,
       this.#outputs,
       this.#badge,
+      this.#decision,
     );
     this.el = h(
       "details",
@@ -128,7 +141,14 @@ class ToolCallCard {
     }
     this.#updateOutputs(call.outputs ?? []);
     this.el.dataset.toolCallId = call.id;
-    const key = JSON.stringify([call.name, call.status, call.arguments, call.result, call.error]);
+    const key = JSON.stringify([
+      call.name,
+      call.status,
+      call.arguments,
+      call.result,
+      call.error,
+      call.approval,
+    ]);
     if (key === this.#key) return;
     this.#key = key;
     this.el.dataset.status = call.status;
@@ -141,6 +161,11 @@ class ToolCallCard {
     this.#result.textContent = call.result == null ? "" : formatJson(call.result);
     this.#errorSection.hidden = !call.error;
     this.#error.textContent = call.error ?? "";
+    const decision = describeDecision(call);
+    this.#decision.hidden = decision === "";
+    this.#decision.textContent = decision;
+    this.#decision.title = decision;
+    this.#decision.dataset.decision = call.approval?.decision ?? "";
   }
 
   remove(): void {
@@ -259,7 +284,7 @@ export class MessageView {
   #actions: ActionButtonRow | null = null;
   /** Copy, regenerate, edit, feedback: finished messages only. */
   #messageActions: MessageActions | null = null;
-  #place: MessagePlace = { lastAnswer: false, later: 0 };
+  #place: MessagePlace = { lastAnswer: false, later: 0, usage: null };
   #message: Message;
   #text: string | null = null;
   // Markdown shown as plain text for now (see EAGER_MARKDOWN), rendered by renderMarkdown().
@@ -310,7 +335,13 @@ export class MessageView {
 
   /** Where the message sits in the thread (what its toolbar offers). */
   set place(place: MessagePlace) {
-    if (place.lastAnswer === this.#place.lastAnswer && place.later === this.#place.later) return;
+    const old = this.#place;
+    if (
+      place.lastAnswer === old.lastAnswer &&
+      place.later === old.later &&
+      JSON.stringify(place.usage) === JSON.stringify(old.usage)
+    )
+      return;
     this.#place = place;
     this.#messageActions?.update(this.#message, place);
   }
@@ -391,6 +422,28 @@ export class MessageView {
     this.#body.replaceChildren(renderMarkdown(this.#text ?? ""));
     this.#body.classList.remove("cw-plain");
   }
+}
+
+/** The usage of each run (the sum over its steps that reported one), and the index of its last
+ * message, where the answer's footer shows it. */
+function runUsage(messages: readonly Message[]): Map<string, { usage: Usage | null; last: number }> {
+  const runs = new Map<string, { usage: Usage | null; last: number }>();
+  messages.forEach((message, index) => {
+    if (message.role !== "assistant" || message.run_id === null) return;
+    const run = runs.get(message.run_id) ?? { usage: null, last: index };
+    run.last = index;
+    const step = message.usage;
+    if (step) {
+      const sum = run.usage ?? { input_tokens: 0, output_tokens: 0, duration_ms: 0 };
+      run.usage = {
+        input_tokens: sum.input_tokens + step.input_tokens,
+        output_tokens: sum.output_tokens + step.output_tokens,
+        duration_ms: sum.duration_ms + step.duration_ms,
+      };
+    }
+    runs.set(message.run_id, run);
+  });
+  return runs;
 }
 
 type HistoryKind = "undo" | "redo";
@@ -624,14 +677,17 @@ export class MessageList {
     }
     // Buttons before the last user message are from an earlier answer.
     const lastUser = messages.map((m) => m.role).lastIndexOf("user");
+    const runs = runUsage(messages);
     for (const [index, message] of messages.entries()) {
       const entry = this.#rendered.get(message.id);
       if (entry === undefined) continue;
       entry.view.buttonsStale = index < lastUser;
       const last = index === messages.length - 1;
+      const run = message.run_id === null ? undefined : runs.get(message.run_id);
       entry.view.place = {
         lastAnswer: last && message.role === "assistant" && message.status !== "in_progress",
         later: messages.length - 1 - index,
+        usage: run !== undefined && run.last === index ? run.usage : null,
       };
     }
     // Views that left the list (a thread switch) are no longer queued.

@@ -38,6 +38,16 @@ export interface ToolCall {
   display?: Display | null;
   /** Ids of the copilot outputs in the notebook that this call changed; missing on older calls. */
   outputs?: string[];
+  /** How the user decided a `confirm=True` call; null or missing: not decided (or none asked). */
+  approval?: ApprovalDecision | null;
+}
+
+export interface ApprovalDecision {
+  decision: "approved" | "rejected" | "expired";
+  /** Why it was rejected ("" when no reason was given). */
+  reason: string;
+  /** Approved with arguments the user changed. */
+  edited: boolean;
 }
 
 /** The kernel's widget-view reference: a model of the page's widget manager. */
@@ -118,11 +128,11 @@ export interface Feedback {
   comment: string;
 }
 
-/** Tokens (from the provider's usage report) and time of one answer. */
+/** Tokens (from the provider's usage report) and time of one step of a run (one request). */
 export interface Usage {
   input_tokens: number;
   output_tokens: number;
-  /** From the first request of the run to the answer's end. */
+  /** From the step's request to the end of its tool calls. */
   duration_ms: number;
 }
 

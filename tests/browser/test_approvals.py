@@ -78,6 +78,9 @@ def test_approve_edited_arguments_runs_the_action(page: Page, jupyter: Jupyter) 
     expect(page.locator(TOOL_CARD)).to_have_attribute("data-status", "completed", timeout=20_000)
     expect(page.locator("#deleted")).to_have_text("deleted 7 rows from users", timeout=20_000)
     expect(page.get_by_test_id("approval-card")).to_have_count(0)
+    expect(page.locator(TOOL_CARD).get_by_test_id("tool-call-decision")).to_have_text(
+        "approved by you, with your edits"
+    )
     expect(page.locator(ANSWERS).last).to_contain_text("deleted 7 rows from users")
     expect(page.get_by_test_id("send-button")).to_be_visible()
     expect(page.get_by_test_id("composer-reason")).to_be_hidden()
@@ -100,6 +103,9 @@ def test_reject_with_a_reason_tells_the_model(page: Page, jupyter: Jupyter) -> N
 
     expect(page.locator(TOOL_CARD)).to_have_attribute("data-status", "rejected", timeout=20_000)
     expect(page.get_by_test_id("approval-card")).to_have_count(0)
+    expect(page.locator(TOOL_CARD).get_by_test_id("tool-call-decision")).to_have_text(
+        "rejected: not on Fridays, add a backup"
+    )
     answer = page.locator(ANSWERS).last
     expect(answer).to_contain_text("not on Fridays, add a backup", timeout=20_000)
     expect(answer).to_contain_text("declined")

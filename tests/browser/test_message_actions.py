@@ -4,6 +4,8 @@ an answer with a comment that the notebook collects; all of it after a page relo
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -70,6 +72,10 @@ def test_copy_regenerate_edit_and_rate(page: Page, jupyter: Jupyter, app: str) -
     expect(page.locator(ANSWERS).last).to_contain_text("Answer 1 to: What is 2+2?")
     ask(page, "And 3+3?")
     expect(page.locator(ANSWERS).last).to_contain_text("Answer 2 to: And 3+3?")
+    # Each answer says what it cost (the server reports usage, as providers do) and took.
+    expect(page.locator("[data-testid='usage']:visible")).to_have_count(2)
+    usage = page.locator(ANSWERS).last.get_by_test_id("usage")
+    expect(usage).to_have_text(re.compile(r"^[\d,]+ in · [\d,]+ out · [\d.]+ s$"))
 
     # Copy puts the message's Markdown on the clipboard.
     last_answer = page.locator(ANSWERS).last
