@@ -529,9 +529,14 @@ def _fold(text: Any) -> str:
     return text.casefold() if isinstance(text, str) else ""
 
 
+#: Markdown's emphasis and code marks, which a one-line preview shows as plain text.
+_MARKS = re.compile(r"\*\*|__|`+")
+
+
 def preview_of(text: str) -> str:
-    """The start of a message's text on one line, at most `PREVIEW_CHARS` characters."""
-    line = " ".join(text[: 4 * PREVIEW_CHARS].split())
+    """The start of a message's text on one line, without Markdown's emphasis and code marks,
+    at most `PREVIEW_CHARS` characters."""
+    line = " ".join(_MARKS.sub("", text[: 4 * PREVIEW_CHARS]).split())
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1].rstrip() + "…"
 
 

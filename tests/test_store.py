@@ -767,7 +767,7 @@ def _thread_with(store: ThreadStore, title: str, *texts: str, scope: Any = SCOPE
 def test_the_listing_shows_the_last_text_on_one_line_bounded(tmp_path: pathlib.Path) -> None:
     store = ThreadStore(tmp_path / "t.sqlite3")
     long = "word " * 100
-    short = _thread_with(store, "Short", "How are\n  you?", "Fine,\nthanks.")
+    short = _thread_with(store, "Short", "How are\n  you?", "**Fine**,\n`thanks`.")
     tool_step = _thread_with(store, "Tool step", "Who is user 2?", "Ada Lovelace.")
     # An answer that only calls a tool has no text: the preview is the last message with text.
     step = new_message("assistant", tool_step, None, "", status="completed")

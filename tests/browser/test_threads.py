@@ -1,7 +1,12 @@
 """Threads in the browser: a kernel restart brings the conversation back; the picker switches
-threads and never shows the previous thread's messages."""
+threads and never shows the previous thread's messages; History finds a thread by its text and
+exports the conversation as a file."""
 
 from __future__ import annotations
+
+import json
+import pathlib
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -11,6 +16,7 @@ from .harness import Jupyter, ask, open_and_run, run_all
 pytestmark = pytest.mark.browser
 
 ANSWERS = "[data-testid='message'][data-role='assistant']"
+re_time = re.compile(r"^(\d\d:\d\d|Yesterday)$")  # a thread active today shows its time
 
 
 def test_restart_the_kernel_and_the_conversation_is_back(page: Page, jupyter: Jupyter) -> None:
@@ -84,3 +90,54 @@ def test_switching_threads_never_shows_the_previous_threads_messages(
     expect(page.get_by_test_id("thread-picker").locator("option", has_text="Grace")).to_have_count(
         0
     )
+
+
+def download(page: Page, testid: str) -> str:
+    """Click an export button; the text of the file the browser downloads."""
+    with page.expect_download() as started:
+        page.get_by_test_id(testid).click()
+    return pathlib.Path(started.value.path()).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_find_a_thread_and_export_it(page: Page, jupyter: Jupyter, app: str) -> None:
+    name = jupyter.copy_notebook("01_quickstart.ipynb", f"export-{app}.ipynb")
+    open_and_run(page, jupyter.lab_url(name) if app == "lab" else jupyter.notebook_url(name))
+    ask(page, "Who is user 2?")
+    expect(page.locator(f"{ANSWERS}[data-status='completed']").last).to_contain_text(
+        "Ada Lovelace", timeout=20_000
+    )
+    page.get_by_test_id("new-thread-button").click()
+    ask(page, "Who is user 3?")
+    expect(page.locator(ANSWERS).last).to_contain_text("Grace Hopper", timeout=20_000)
+    expect(page.get_by_test_id("send-button")).to_be_visible()
+
+    # History lists both threads with a preview; typing finds the one that mentions Ada.
+    page.get_by_test_id("thread-history-button").click()
+    items = page.get_by_test_id("thread-item")
+    expect(items).to_have_count(2)
+    expect(items.first.get_by_test_id("thread-item-preview")).to_contain_text("Grace Hopper")
+    expect(items.first.get_by_test_id("thread-item-date")).to_have_text(re_time)
+    page.get_by_test_id("thread-search").fill("lovelace")
+    expect(items).to_have_count(1)
+    expect(items.first.get_by_test_id("thread-item-snippet")).to_contain_text("Ada Lovelace")
+    expect(items.first.locator("mark")).to_have_text("Lovelace")
+    items.first.click()
+    expect(page.get_by_test_id("message-list")).to_contain_text("Ada Lovelace")
+    expect(page.get_by_test_id("message-list")).not_to_contain_text("Grace")
+
+    page.get_by_test_id("thread-history-button").click()
+    markdown = download(page, "export-markdown-button")
+    assert markdown.startswith("# Who is user 2?")
+    assert "## User" in markdown and "Who is user 2?" in markdown
+    assert "That is **Ada Lovelace**" in markdown  # the answer
+    assert "### Tool call `fetch_user` (completed)" in markdown
+    assert '"email": "ada@example.com"' in markdown  # the call's result
+    assert "Grace" not in markdown and "api_key" not in markdown
+
+    exported = json.loads(download(page, "export-json-button"))
+    calls = [call for message in exported["messages"] for call in message["tool_calls"]]
+    assert [call["name"] for call in calls] == ["fetch_user"]
+    assert json.loads(calls[0]["result"]) == {"name": "Ada Lovelace", "email": "ada@example.com"}
+    assert exported["thread"]["title"] == "Who is user 2?"
+    assert "api_key" not in json.dumps(exported)
