@@ -56,6 +56,7 @@ class ToolCall(TypedDict):
     display: Display | None  # what the chat shows, when richer than `result`
     outputs: list[str]  # ids of the copilot outputs its handler (or paired action) changed
     approval: NotRequired[ApprovalDecision | None]  # set once the user decided
+    duration_ms: NotRequired[int | None]  # how long its action ran
 
 
 class TextContent(TypedDict):
@@ -78,12 +79,20 @@ class Feedback(TypedDict):
 
 
 class Usage(TypedDict):
-    """Tokens (from the provider's usage report) and time of one step of a run (one request);
-    None on a message when the provider reported no usage."""
+    """The tokens of one step of a run (one request), as the provider reported them."""
 
     input_tokens: int
     output_tokens: int
-    duration_ms: int  # from the step's request to the end of its tool calls
+    cached_tokens: int | None  # input tokens the provider served from its cache
+    reasoning_tokens: int | None  # output tokens spent reasoning (part of output_tokens)
+    cost: float | None  # in the currency of Copilot(prices=...); None without a price
+
+
+class Timings(TypedDict):
+    """How long one step of a run took."""
+
+    first_token_ms: int | None  # from the request to the first streamed token
+    duration_ms: int  # from the request to the end of the step's tool calls
 
 
 class Message(TypedDict):
@@ -102,7 +111,8 @@ class Message(TypedDict):
     is_redoable: bool
     buttons: list[Any]  # action buttons the model offered (see _buttons.py)
     feedback: NotRequired[Feedback | None]  # missing on messages saved before feedback existed
-    usage: NotRequired[Usage | None]
+    usage: NotRequired[Usage | None]  # None: the provider reported none (or no request)
+    timings: NotRequired[Timings | None]
 
 
 def new_id(prefix: str) -> str:
@@ -143,6 +153,7 @@ def new_message(
         "buttons": [],
         "feedback": None,
         "usage": None,
+        "timings": None,
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 import openai
 
 from ._errors import InvalidOptionsError, quote
+from ._usage import check_prices
 
 DEFAULT_MODEL = "gpt-5-mini"
 #: The scope of threads when the copilot runs outside a notebook (a script, a console).
@@ -39,6 +40,7 @@ class CopilotOptions(TypedDict, total=False):
     button_follow_up: bool
     vision: bool
     height: str | int | None
+    prices: Mapping[str, Mapping[str, float]] | None
 
 
 OPTIONS: tuple[str, ...] = ("model", *CopilotOptions.__annotations__)
@@ -67,6 +69,7 @@ class Options:
     button_follow_up: bool = False
     vision: bool = False
     height: str | int | None = None
+    prices: Mapping[str, Mapping[str, float]] | None = None
 
 
 #: A CSS length the chat's height may take (a number alone means pixels).
@@ -135,6 +138,7 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
         if not isinstance(getattr(o, name), bool):
             raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")
     check_height(o.height)
+    check_prices(o.prices)
     return o
 
 

@@ -42,6 +42,7 @@ from ._run_events import (
     StatusChanged,
 )
 from ._tools import ToolCalls, UserCall
+from ._usage import Totals, totals, usage_of
 
 if TYPE_CHECKING:
     from ._actions import Action
@@ -57,6 +58,10 @@ RunStatus = Literal[
 DELTA_INTERVAL = 0.03
 #: Seconds between two saves of the streaming draft (what a killed kernel can lose at most).
 SAVE_INTERVAL = 0.5
+
+
+def ms(seconds: float) -> int:
+    return round(seconds * 1000)
 
 
 class Run:
@@ -106,6 +111,11 @@ class Run:
     def message(self) -> Message | None:
         """The last assistant message of the run (None before it has one)."""
         return next((m for m in reversed(self.messages) if m["role"] == "assistant"), None)
+
+    @property
+    def usage(self) -> Totals:
+        """What the run used so far: tokens, cost (with `Copilot(prices=...)`) and time."""
+        return totals(self.messages)
 
     @property
     def approvals(self) -> dict[str, Approval]:
@@ -207,11 +217,12 @@ class Run:
         ]
         message = self._new_draft()
         started = time.monotonic()
-        await self._stream(message, request, self._tools.definitions())
+        first_token = await self._stream(message, request, self._tools.definitions())
         await self._tools.run_all(message)
-        usage = message.get("usage")
-        if usage is not None:  # the provider reported it: add the step's time
-            usage["duration_ms"] = round((time.monotonic() - started) * 1000)
+        message["timings"] = {
+            "first_token_ms": None if first_token is None else ms(first_token - started),
+            "duration_ms": ms(time.monotonic() - started),
+        }
         self._end_message(message, None)
         return message
 
@@ -231,9 +242,11 @@ class Run:
     # -- streaming ----------------------------------------------------------------------
     async def _stream(
         self, message: Message, request: list[dict[str, Any]], tools: list[dict[str, Any]]
-    ) -> None:
+    ) -> float | None:
+        """Stream one reply into `message`; returns when its first token came (monotonic)."""
         calls: dict[int, ToolCall] = {}
         finish_reason: str | None = None
+        first_token: float | None = None
         try:
             stream = await self._client.chat.completions.create(
                 model=self._settings.model,
@@ -249,16 +262,16 @@ class Run:
             check_stream_response(stream.response, self._settings.base_url)
             try:
                 async for chunk in stream:
-                    if chunk.usage is not None:
-                        message["usage"] = {
-                            "input_tokens": chunk.usage.prompt_tokens or 0,
-                            "output_tokens": chunk.usage.completion_tokens or 0,
-                            "duration_ms": 0,
-                        }
+                    if chunk.usage is not None:  # servers that ignore stream_options send none
+                        message["usage"] = usage_of(
+                            chunk.usage, self._settings.prices, self._settings.model, chunk.model
+                        )
                     if not chunk.choices:
                         continue
                     choice = chunk.choices[0]
                     delta = choice.delta
+                    if first_token is None and (delta.content or delta.tool_calls):
+                        first_token = time.monotonic()
                     if delta.content is not None:
                         if not isinstance(delta.content, str):
                             raise invalid_reply(
@@ -283,6 +296,7 @@ class Run:
                 "server_error",
                 retryable=True,
             )
+        return first_token
 
     def _provider_error(self, exc: Exception) -> ProviderError:
         return provider_error(exc, secrets=self._settings.secrets, model=self._settings.model)

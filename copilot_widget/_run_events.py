@@ -4,6 +4,7 @@ synced state and copilotjs events by the widget (the run never touches the widge
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from ._errors import CopilotError
@@ -20,6 +21,7 @@ class RunSettings:
     base_url: str
     vision: bool = False
     secrets: tuple[str, ...] = ()
+    prices: Mapping[str, Mapping[str, float]] | None = None  # per million tokens, by model
 
 
 @dataclasses.dataclass(frozen=True)

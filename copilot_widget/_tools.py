@@ -13,6 +13,7 @@ import contextvars
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -163,8 +164,12 @@ class ToolCalls:
             if call["id"] in self._rendered:
                 self._rendered[call["id"]] = (action, arguments)
         self._set(call, status="running", display=self._display(call, "running"))
+        started = time.monotonic()
         try:
-            value = await self._invoke(call, action, (), arguments)
+            try:
+                value = await self._invoke(call, action, (), arguments)
+            finally:
+                call["duration_ms"] = round((time.monotonic() - started) * 1000)
         except TimeoutError:
             self._fail(call, f"The action timed out after {action.timeout:g} s.", "timeout", action)
             return

@@ -60,6 +60,7 @@ from ._thread_api import ThreadAPI
 from ._threads import Threads
 from ._tools import UserCall
 from ._undo import UndoAPI, UndoTracker
+from ._usage import Totals, totals
 
 logger = logging.getLogger("copilot_widget")
 
@@ -145,6 +146,9 @@ class Copilot(
         self.button_follow_up = o.button_follow_up
         #: Let the model see the images that calls show (an action's `vision=` overrides it).
         self.vision = o.vision
+        #: Prices per million tokens by model (`{"input": .., "output": .., "cached_input": ..}`),
+        #: for the cost of each answer.
+        self.prices = o.prices
         self.app_id, self.user_id, self.company_id = o.app_id, o.user_id, o.company_id
         self._closed = False
         self._home = Home()
@@ -272,6 +276,11 @@ class Copilot(
         return run
 
     @property
+    def usage(self) -> Totals:
+        """The selected thread's usage: tokens, cost (with `prices=`) and time of its answers."""
+        return totals(self.messages)
+
+    @property
     def run(self) -> Run | None:
         """The current run, or the last one (None before the first)."""
         return self._run
@@ -318,6 +327,7 @@ class Copilot(
             base_url=str(self._client.base_url),
             secrets=(self._client.api_key,),
             vision=self.vision,
+            prices=self.prices,
         )
         run = Run(
             self._client,

@@ -928,13 +928,22 @@ class ScriptedServer:
             raises, the request gets HTTP 500 with the exception in the message.
         host: The interface to listen on.
         port: The port; 0 picks a free one (see :attr:`base_url`).
+        ignore_stream_options: Send no usage chunk even when asked, like servers that ignore
+            ``stream_options``.
 
     Use it as a context manager or call :meth:`start` / :meth:`stop` (both idempotent). It
     serves ``POST /v1/chat/completions`` (streaming or not) and ``GET /v1/models``; other
     paths get a 404 error in OpenAI's format.
     """
 
-    def __init__(self, script: Script, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        script: Script,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ignore_stream_options: bool = False,
+    ) -> None:
         self._replies: list[Reply] | None
         self._respond: Callable[[dict[str, Any]], Reply | str] | None
         if isinstance(script, (str, bytes)):
@@ -948,6 +957,7 @@ class ScriptedServer:
             raise TypeError(f"script must be a list of replies or a callable, got {script!r}")
         self.host = host
         self._requested_port = port
+        self._ignore_stream_options = ignore_stream_options
         self._port: int | None = None
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
@@ -1190,6 +1200,8 @@ class ScriptedServer:
             )
             return True
         number, reply = self._next_reply(body)
+        if self._ignore_stream_options:
+            body = {key: value for key, value in body.items() if key != "stream_options"}
         exchange = _Exchange(number=number, body=body)
         if isinstance(body.get("model"), str):
             exchange.model = body["model"]

@@ -459,27 +459,3 @@ async def test_cancel_during_a_sync_action_discards_its_late_result(scripted: An
     await copilot.send("go on")
     assert_valid_history(server.requests[-1])
     assert "late result" not in json.dumps(server.requests[-1]["messages"])
-
-
-def test_each_answer_records_the_tokens_the_provider_reported_and_its_time(
-    scripted: Any,
-) -> None:
-    copilot, server = scripted(
-        [
-            tool_calls(call("lookup", {}), usage={"prompt_tokens": 120, "completion_tokens": 7}),
-            text("Found it.", delay=0.01, usage={"prompt_tokens": 150, "completion_tokens": 3}),
-        ]
-    )
-
-    @copilot.action
-    def lookup() -> str:
-        return "a row"
-
-    copilot.send("find the row")
-    assert all(r["stream_options"] == {"include_usage": True} for r in server.requests)
-    step, answer = copilot.messages[1:]
-    assert step["usage"] is not None and answer["usage"] is not None
-    assert (step["usage"]["input_tokens"], step["usage"]["output_tokens"]) == (120, 7)
-    assert (answer["usage"]["input_tokens"], answer["usage"]["output_tokens"]) == (150, 3)
-    assert answer["usage"]["duration_ms"] >= 10  # two pieces, 10 ms apart at least
-    assert copilot.messages[0].get("usage") is None  # the user's message has none
