@@ -42,7 +42,6 @@ _HOST = socket.gethostname()
 #: cannot be seen from here.
 REMOTE_CLAIM_SECONDS = 3600.0
 CLAIM_WAIT_SECONDS = 0.25
-CLAIM_WAIT_SECONDS = 0.25
 
 
 def _is_live(owner: RunOwner) -> bool:
