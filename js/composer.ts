@@ -11,13 +11,17 @@ export interface ComposerState {
   disabledReason: string | null;
 }
 
+const PLACEHOLDER = "Message the copilot (Enter to send, Shift+Enter for a new line)";
+const SHORT_PLACEHOLDER = "Message the copilot";
+let measure: CanvasRenderingContext2D | null | undefined;
+
 export class Composer {
   readonly el: HTMLElement;
   readonly input = h("textarea", {
     class: "cw-input",
     "data-testid": "composer-input",
     rows: "1",
-    placeholder: "Message the copilot (Enter to send, Shift+Enter for a new line)",
+    placeholder: PLACEHOLDER,
     "aria-label": "Message the copilot",
   });
   readonly sendButton = button("Send", "send-button", "cw-send");
@@ -100,6 +104,9 @@ export class Composer {
         stop();
       }
     });
+    // A narrow chat says less rather than cut the sentence.
+    if (typeof ResizeObserver !== "undefined")
+      new ResizeObserver(() => this.#fitPlaceholder()).observe(this.input);
     // What is typed here is for the copilot, not the notebook: keep keystrokes away from
     // JupyterLab's document-level shortcut handler (and any other host's).
     for (const type of ["keydown", "keypress", "keyup"] as const) {
@@ -143,6 +150,18 @@ export class Composer {
     const note = state.disabledReason ?? held ?? waiting;
     this.#reason.textContent = note ?? "";
     this.#reason.hidden = note === null;
+  }
+
+  /** The full placeholder where it fits on the line, the short one where it does not. */
+  #fitPlaceholder(): void {
+    const style = getComputedStyle(this.input);
+    const room =
+      this.input.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight);
+    if (room <= 0) return; // not laid out
+    measure ??= document.createElement("canvas").getContext("2d");
+    if (measure === null) return;
+    measure.font = style.font;
+    this.input.placeholder = measure.measureText(PLACEHOLDER).width <= room ? PLACEHOLDER : SHORT_PLACEHOLDER;
   }
 
   /** Grows the textarea with its content, up to the CSS max-height. */

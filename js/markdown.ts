@@ -6,28 +6,67 @@ import hljs from "highlight.js/lib/core";
 import bash from "highlight.js/lib/languages/bash";
 import javascript from "highlight.js/lib/languages/javascript";
 import json from "highlight.js/lib/languages/json";
+import julia from "highlight.js/lib/languages/julia";
 import markdown from "highlight.js/lib/languages/markdown";
+import pgsql from "highlight.js/lib/languages/pgsql";
 import plaintext from "highlight.js/lib/languages/plaintext";
 import python from "highlight.js/lib/languages/python";
+import r from "highlight.js/lib/languages/r";
 import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
+import yaml from "highlight.js/lib/languages/yaml";
 import { Marked } from "marked";
 import { beginMath, fillMath, mathExtensions } from "./math";
 
-// A handful of common languages keeps the bundle small; their aliases (py, js, ts, sh, md...)
-// come with them.
+// The languages of data work keep the bundle small; their aliases (py, js, ts, sh, md, yml,
+// postgres...) come with them.
 for (const [name, language] of Object.entries({
   bash,
   javascript,
   json,
+  julia,
   markdown,
+  pgsql,
   plaintext,
   python,
+  r,
   sql,
   typescript,
+  yaml,
 })) {
   hljs.registerLanguage(name, language);
 }
+// SQL dialects models name their fences after: PostgreSQL's own grammar, the generic one for
+// the rest.
+hljs.registerAliases(["psql", "postgre", "plpgsql", "timescaledb"], { languageName: "pgsql" });
+hljs.registerAliases(
+  [
+    "mysql",
+    "mariadb",
+    "sqlite",
+    "sqlite3",
+    "duckdb",
+    "bigquery",
+    "tsql",
+    "t-sql",
+    "mssql",
+    "plsql",
+    "oracle",
+    "snowflake",
+    "redshift",
+    "sparksql",
+    "spark-sql",
+    "hive",
+    "hiveql",
+    "trino",
+    "presto",
+    "athena",
+    "clickhouse",
+  ],
+  { languageName: "sql" },
+);
+hljs.registerAliases(["jl"], { languageName: "julia" });
+hljs.registerAliases(["rscript", "splus"], { languageName: "r" });
 
 const marked = new Marked({
   gfm: true,
@@ -185,6 +224,10 @@ export function renderMarkdown(text: string): DocumentFragment {
   for (const pre of fragment.querySelectorAll("pre")) {
     const block = document.createElement("div");
     block.className = "cw-code";
+    // The strip above the code shows the language's name beside the Copy button.
+    const language = /\blanguage-(\S+)/.exec(pre.querySelector("code")?.className ?? "")?.[1];
+    const label = language && language !== "plaintext" ? hljs.getLanguage(language)?.name : undefined;
+    if (label) block.dataset.language = label;
     pre.replaceWith(block);
     block.append(
       copyButton(() => pre.textContent ?? ""),

@@ -3,6 +3,7 @@ import type { AnyModel, AnyWidget, Initialize, Render } from "@anywidget/types";
 import { Composer } from "./composer";
 import type { WidgetManager } from "./display";
 import { connectDraftStore, type DraftStore } from "./draft";
+import { ChatHeight, HeightMemory, learnModelId } from "./layout";
 import { MessageList } from "./messages";
 import { ErrorBanner, Header, SetupCard, Suggestions } from "./panels";
 import { onKernelMessage, RequestClient } from "./protocol";
@@ -43,6 +44,8 @@ function connect(model: AnyModel<Model>): Connection {
  * the model, so state cannot be looked up by model.) */
 function copilotWidget(): { initialize: Initialize<Model>; render: Render<Model> } {
   let shared: Connection | null = null;
+  // The height the user dragged this widget's chat to: every view takes it.
+  const heights = new HeightMemory();
   return {
     // Once per model: the one `msg:custom` subscription, the draft and the pending requests.
     initialize({ model }) {
@@ -56,11 +59,11 @@ function copilotWidget(): { initialize: Initialize<Model>; render: Render<Model>
     },
     // Once per view.
     render({ model, el }) {
-      if (shared !== null) return renderView(model, el, shared);
+      if (shared !== null) return renderView(model, el, shared, heights);
       // A host that skipped initialize: this view keeps its own connection (its draft catches
       // up via "ready").
       const own = connect(model);
-      const cleanup = renderView(model, el, own);
+      const cleanup = renderView(model, el, own, heights);
       return () => {
         cleanup();
         own.dispose("The view was closed before the kernel answered.");
@@ -69,7 +72,12 @@ function copilotWidget(): { initialize: Initialize<Model>; render: Render<Model>
   };
 }
 
-function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connection): () => void {
+function renderView(
+  model: AnyModel<Model>,
+  el: HTMLElement,
+  connection: Connection,
+  heights: HeightMemory,
+): () => void {
   const store = connection.drafts;
   const { request } = connection.client;
 
@@ -111,6 +119,15 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
   });
   root.append(header.el, setup.el, errorBanner.el, list.el, suggestions.el, composer.el);
   el.replaceChildren(root);
+  const height = new ChatHeight(root, heights);
+  height.setOption(model.get("height") ?? "");
+  const updateHeight = () => height.setOption(model.get("height") ?? "", true);
+  // The kernel's first message to this view (the reply to "ready") tells the widget's id, under
+  // which a height dragged before the page was reloaded is kept.
+  const forgetModelId = learnModelId(model, (id) => {
+    heights.identify(id);
+    height.layout();
+  });
 
   // An output in the notebook asks to be shown the call that changed it: this chat shows it,
   // if the call is in its thread.
@@ -212,6 +229,7 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
 
   const handlers: [string, () => void][] = [
     ["change:title", updateHeader],
+    ["change:height", updateHeight],
     ["change:model", updateHeader],
     ["change:offline_demo", updateHeader],
     ["change:store_warning", updateHeader],
@@ -242,6 +260,8 @@ function renderView(model: AnyModel<Model>, el: HTMLElement, connection: Connect
 
   return () => {
     window.removeEventListener("copilot-widget:show-call", showCall);
+    forgetModelId();
+    height.dispose();
     for (const [event, handler] of handlers) model.off(event, handler);
     unsubscribe();
     list.dispose();
