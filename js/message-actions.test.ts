@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FakeModel, message, nextFrame, settled, toolCall, unmountAll, view } from "./fake-model";
+import { formatCost } from "./message-actions";
 import type { Message } from "./types";
 
 afterEach(async () => {
@@ -150,25 +151,55 @@ describe("message actions", () => {
 });
 
 describe("what an answer says about itself", () => {
+  it("writes costs with enough digits to tell them apart", () => {
+    expect([0, 0.0042, 0.000123, 0.1234, 1, 12.4].map(formatCost)).toEqual([
+      "0",
+      "0.0042",
+      "0.00012",
+      "0.12",
+      "1.00",
+      "12.40",
+    ]);
+  });
+
   it("shows the run's tokens and time under its last message", async () => {
     const step = message("assistant", "", {
       run_id: "run_1",
       tool_calls: [toolCall({ status: "completed" })],
-      usage: { input_tokens: 1200, output_tokens: 20, duration_ms: 800 },
+      usage: {
+        input_tokens: 1200,
+        output_tokens: 20,
+        cached_tokens: null,
+        reasoning_tokens: null,
+        cost: 0.0031,
+      },
+      timings: { first_token_ms: 300, duration_ms: 800 },
     });
     const answer = message("assistant", "Done.", {
       run_id: "run_1",
-      usage: { input_tokens: 1300, output_tokens: 36, duration_ms: 1500 },
+      usage: {
+        input_tokens: 1300,
+        output_tokens: 36,
+        cached_tokens: 200,
+        reasoning_tokens: null,
+        cost: 0.0011,
+      },
+      timings: { first_token_ms: 400, duration_ms: 1500 },
     });
-    const unreported = message("assistant", "No usage report.", { run_id: "run_2" });
+    const unreported = message("assistant", "No usage report.", {
+      run_id: "run_2",
+      timings: { first_token_ms: 100, duration_ms: 12_400 },
+    });
     const el = await view(
       new FakeModel({
         messages: [message("user", "go"), step, answer, message("user", "again"), unreported],
       }),
     );
     const usage = shown(el, "usage");
-    expect(usage.map(messageOf)).toEqual([answer.id]);
-    expect(usage[0].textContent).toBe("2,500 in · 56 out · 2.3 s");
+    expect(usage.map(messageOf)).toEqual([answer.id, unreported.id]);
+    expect(usage[0].textContent).toBe("2,500 in · 56 out · cost 0.0042 · 2.3 s");
+    // A server that reports no usage: the time only.
+    expect(usage[1].textContent).toBe("12 s");
   });
 
   it("says how an approval was decided on the tool card", async () => {

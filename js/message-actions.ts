@@ -5,7 +5,7 @@ import { button, h } from "./dom";
 import { copyText } from "./markdown";
 import { RefusalNotice } from "./panels";
 import type { Requester } from "./protocol";
-import type { Feedback, Message, Usage } from "./types";
+import type { Feedback, Message } from "./types";
 
 /** What the toolbars of a list share. */
 export interface MessageActionHost {
@@ -20,16 +20,36 @@ export interface MessagePlace {
   lastAnswer: boolean;
   /** How many messages come after it (edit and resend drops them). */
   later: number;
-  /** The run's tokens and time, on the run's last message; null: none shown. */
-  usage: Usage | null;
+  /** The run's tokens, cost and time, on the run's last message; null: none shown. */
+  usage: RunUsage | null;
 }
 
-/** "1,234 in · 56 out · 2.3 s": what an answer cost and how long it took. */
-export function describeUsage(usage: Usage): string {
+/** What a run used: the sum over its steps. Tokens and cost are null when no step reported
+ * them (a server that sends no usage, or no price for the model). */
+export interface RunUsage {
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cost: number | null;
+  duration_ms: number;
+}
+
+/** "1,234 in · 56 out · cost 0.0042 · 2.3 s": what an answer cost and how long it took. */
+export function describeUsage(usage: RunUsage): string {
   const n = (value: number) => value.toLocaleString("en-US");
+  const parts: string[] = [];
+  if (usage.input_tokens !== null && usage.output_tokens !== null)
+    parts.push(`${n(usage.input_tokens)} in`, `${n(usage.output_tokens)} out`);
+  if (usage.cost !== null) parts.push(`cost ${formatCost(usage.cost)}`);
   const seconds = usage.duration_ms / 1000;
-  const time = seconds < 10 ? seconds.toFixed(1) : Math.round(seconds).toString();
-  return `${n(usage.input_tokens)} in · ${n(usage.output_tokens)} out · ${time} s`;
+  parts.push(`${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`);
+  return parts.join(" · ");
+}
+
+/** Enough digits to tell small costs apart: 0.0042, 0.13, 12.40. */
+export function formatCost(cost: number): string {
+  if (cost === 0) return "0";
+  if (cost >= 1) return cost.toFixed(2);
+  return cost.toPrecision(2);
 }
 
 /** A thumb icon (drawn by the style sheet: no SVG in the chat's markup). */
@@ -106,7 +126,7 @@ export class MessageActions {
   #usage = h("span", {
     class: "cw-usage",
     "data-testid": "usage",
-    title: "Tokens the provider reported for this answer (sent · received), and its time",
+    title: "Tokens the provider reported for this answer (sent · received), its cost and its time",
     hidden: true,
   });
   #sending = false;

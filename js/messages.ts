@@ -6,10 +6,10 @@ import { ActionButtonRow, type ButtonHost, OFFER_BUTTONS_TOOL } from "./buttons"
 import { DisplayView, type WidgetManager } from "./display";
 import { button, h } from "./dom";
 import { renderMarkdown } from "./markdown";
-import { type MessageActionHost, MessageActions, type MessagePlace } from "./message-actions";
+import { type MessageActionHost, MessageActions, type MessagePlace, type RunUsage } from "./message-actions";
 import { RefusalNotice } from "./panels";
 import type { Requester } from "./protocol";
-import type { IncompleteReason, Message, ToolCall, ToolCallStatus, Usage } from "./types";
+import type { IncompleteReason, Message, ToolCall, ToolCallStatus } from "./types";
 
 const STATUS_LABELS: Record<ToolCallStatus, string> = {
   pending: "Pending",
@@ -424,22 +424,27 @@ export class MessageView {
   }
 }
 
-/** The usage of each run (the sum over its steps that reported one), and the index of its last
- * message, where the answer's footer shows it. */
-function runUsage(messages: readonly Message[]): Map<string, { usage: Usage | null; last: number }> {
-  const runs = new Map<string, { usage: Usage | null; last: number }>();
+/** The usage of each run (the sum over its steps), and the index of its last message, where
+ * the answer's footer shows it. */
+function runUsage(messages: readonly Message[]): Map<string, { usage: RunUsage | null; last: number }> {
+  const runs = new Map<string, { usage: RunUsage | null; last: number; priced: boolean }>();
   messages.forEach((message, index) => {
     if (message.role !== "assistant" || message.run_id === null) return;
-    const run = runs.get(message.run_id) ?? { usage: null, last: index };
+    const run = runs.get(message.run_id) ?? { usage: null, last: index, priced: true };
     run.last = index;
-    const step = message.usage;
-    if (step) {
-      const sum = run.usage ?? { input_tokens: 0, output_tokens: 0, duration_ms: 0 };
-      run.usage = {
-        input_tokens: sum.input_tokens + step.input_tokens,
-        output_tokens: sum.output_tokens + step.output_tokens,
-        duration_ms: sum.duration_ms + step.duration_ms,
-      };
+    const step = message.usage ?? null;
+    const timings = message.timings ?? null;
+    if (step !== null || timings !== null) {
+      const sum = run.usage ?? { input_tokens: null, output_tokens: null, cost: null, duration_ms: 0 };
+      sum.duration_ms += timings?.duration_ms ?? 0;
+      if (step !== null) {
+        sum.input_tokens = (sum.input_tokens ?? 0) + step.input_tokens;
+        sum.output_tokens = (sum.output_tokens ?? 0) + step.output_tokens;
+        // One step without a price makes the run's cost unknown.
+        if (step.cost === null) run.priced = false;
+        sum.cost = run.priced ? (sum.cost ?? 0) + (step.cost ?? 0) : null;
+      }
+      run.usage = sum;
     }
     runs.set(message.run_id, run);
   });

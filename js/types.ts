@@ -38,6 +38,8 @@ export interface ToolCall {
   display?: Display | null;
   /** Ids of the copilot outputs in the notebook that this call changed; missing on older calls. */
   outputs?: string[];
+  /** How long its action ran; null or missing: unknown. */
+  duration_ms?: number | null;
   /** How the user decided a `confirm=True` call; null or missing: not decided (or none asked). */
   approval?: ApprovalDecision | null;
 }
@@ -119,6 +121,8 @@ export interface Message {
   feedback?: Feedback | null;
   /** What the answer cost and how long it took (assistant messages); null or missing: unknown. */
   usage?: Usage | null;
+  /** How long the step took; null or missing: unknown. */
+  timings?: Timings | null;
 }
 
 /** The user's feedback on a message. */
@@ -128,11 +132,23 @@ export interface Feedback {
   comment: string;
 }
 
-/** Tokens (from the provider's usage report) and time of one step of a run (one request). */
+/** The tokens of one step of a run (one request), as the provider reported them. */
 export interface Usage {
   input_tokens: number;
   output_tokens: number;
-  /** From the step's request to the end of its tool calls. */
+  /** Input tokens the provider served from its cache; null: not reported. */
+  cached_tokens: number | null;
+  /** Output tokens spent reasoning (part of output_tokens); null: not reported. */
+  reasoning_tokens: number | null;
+  /** In the currency of `Copilot(prices=...)`; null without a price for the model. */
+  cost: number | null;
+}
+
+/** How long one step of a run took. */
+export interface Timings {
+  /** From the request to the first streamed token; null: nothing streamed. */
+  first_token_ms: number | null;
+  /** From the request to the end of the step's tool calls. */
   duration_ms: number;
 }
 
