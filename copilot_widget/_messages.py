@@ -113,6 +113,8 @@ class Message(TypedDict):
     feedback: NotRequired[Feedback | None]  # missing on messages saved before feedback existed
     usage: NotRequired[Usage | None]  # None: the provider reported none (or no request)
     timings: NotRequired[Timings | None]
+    # How many older messages the step's request left out to fit the context window.
+    left_out: NotRequired[int]
 
 
 def new_id(prefix: str) -> str:

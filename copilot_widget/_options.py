@@ -41,6 +41,7 @@ class CopilotOptions(TypedDict, total=False):
     vision: bool
     height: str | int | None
     prices: Mapping[str, Mapping[str, float]] | None
+    max_context_tokens: int | None
 
 
 OPTIONS: tuple[str, ...] = ("model", *CopilotOptions.__annotations__)
@@ -70,6 +71,7 @@ class Options:
     vision: bool = False
     height: str | int | None = None
     prices: Mapping[str, Mapping[str, float]] | None = None
+    max_context_tokens: int | None = None
 
 
 #: A CSS length the chat's height may take (a number alone means pixels).
@@ -139,6 +141,14 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
             raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")
     check_height(o.height)
     check_prices(o.prices)
+    limit = o.max_context_tokens
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or limit < 1000
+    ):
+        raise InvalidOptionsError(
+            f"max_context_tokens must be a whole number of tokens >= 1000, or None for the "
+            f"model's known window; got {limit!r}."
+        )
     return o
 
 

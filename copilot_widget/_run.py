@@ -215,9 +215,16 @@ class Run:
             {"role": "system", "content": self._system_prompt()},
             *history(self._history(), self._tools.vision),
         ]
+        window = self._settings.window
+        request, left_out, chars = window.fit(request) if window else (request, 0, 0)
         message = self._new_draft()
+        if left_out:
+            message["left_out"] = left_out
         started = time.monotonic()
         first_token = await self._stream(message, request, self._tools.definitions())
+        usage = message.get("usage")
+        if window is not None and usage is not None:
+            window.calibrate(chars, usage["input_tokens"])
         await self._tools.run_all(message)
         message["timings"] = {
             "first_token_ms": None if first_token is None else ms(first_token - started),

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from ._errors import CopilotError
 from ._messages import Message
+from ._window import ContextWindow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,7 @@ class RunSettings:
     vision: bool = False
     secrets: tuple[str, ...] = ()
     prices: Mapping[str, Mapping[str, float]] | None = None  # per million tokens, by model
+    window: ContextWindow | None = None  # shared by the copilot's runs (its calibration)
 
 
 @dataclasses.dataclass(frozen=True)

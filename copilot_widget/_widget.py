@@ -61,6 +61,7 @@ from ._threads import Threads
 from ._tools import UserCall
 from ._undo import UndoAPI, UndoTracker
 from ._usage import Totals, totals
+from ._window import ContextWindow, known_window
 
 logger = logging.getLogger("copilot_widget")
 
@@ -149,6 +150,9 @@ class Copilot(
         #: Prices per million tokens by model (`{"input": .., "output": .., "cached_input": ..}`),
         #: for the cost of each answer.
         self.prices = o.prices
+        #: The most tokens a request may take; None: the model's known window (if known).
+        self.max_context_tokens = o.max_context_tokens
+        self._window = ContextWindow(None)
         self.app_id, self.user_id, self.company_id = o.app_id, o.user_id, o.company_id
         self._closed = False
         self._home = Home()
@@ -328,6 +332,7 @@ class Copilot(
             secrets=(self._client.api_key,),
             vision=self.vision,
             prices=self.prices,
+            window=self._context_window(),
         )
         run = Run(
             self._client,
@@ -345,6 +350,11 @@ class Copilot(
         self._set_status("working")
         run.start()
         return run
+
+    def _context_window(self) -> ContextWindow:
+        """The window of the model asked now (the calibration carries over from run to run)."""
+        self._window.max_tokens = self.max_context_tokens or known_window(self.model)
+        return self._window
 
     def _settle(self, run: Run) -> Run:
         """With no running event loop (a script), wait until the run ends or waits for the

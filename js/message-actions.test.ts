@@ -227,4 +227,19 @@ describe("what an answer says about itself", () => {
       null,
     ]);
   });
+
+  it("says once that the request left older messages out", async () => {
+    const messages = [
+      message("user", "q1"),
+      message("assistant", "a1"),
+      message("user", "q2"),
+      message("assistant", "a2", { left_out: 2 }),
+      message("user", "q3"),
+      message("assistant", "a3", { left_out: 4 }),
+    ];
+    const el = await view(new FakeModel({ messages }));
+    const notes = shown(el, "context-note");
+    expect(notes.map(messageOf)).toEqual([messages[3].id]);
+    expect(notes[0].textContent).toContain("the oldest messages (2) were left out");
+  });
 });

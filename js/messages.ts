@@ -278,6 +278,8 @@ export class MessageView {
   #body = h("div", { class: "cw-message-body" });
   #toolCalls = h("div", { class: "cw-tool-calls" });
   #note = h("div", { class: "cw-message-note", hidden: true });
+  /** Said once in a thread: the request of this step left older messages out. */
+  #contextNote = h("div", { class: "cw-message-note", "data-testid": "context-note", hidden: true });
   #cards: ToolCallCard[] = [];
   #approvals: ApprovalHost | null;
   #widgets: WidgetManager | null;
@@ -327,10 +329,21 @@ export class MessageView {
       this.#body,
       this.#toolCalls,
       this.#note,
+      this.#contextNote,
     );
     if (this.#actions !== null) this.el.append(this.#actions.el);
     if (this.#messageActions !== null) this.el.append(this.#messageActions.el);
     this.update(message, deferMarkdown);
+  }
+
+  /** The first step of the thread whose request left older messages out says so. */
+  set contextNote(show: boolean) {
+    const leftOut = this.#message.left_out ?? 0;
+    this.#contextNote.hidden = !show || leftOut === 0;
+    this.#contextNote.textContent = this.#contextNote.hidden
+      ? ""
+      : `To fit the model's context window, the oldest messages (${leftOut}) were left out of ` +
+        "what the model was sent from here on. The thread keeps them.";
   }
 
   /** Where the message sits in the thread (what its toolbar offers). */
@@ -683,11 +696,13 @@ export class MessageList {
     // Buttons before the last user message are from an earlier answer.
     const lastUser = messages.map((m) => m.role).lastIndexOf("user");
     const runs = runUsage(messages);
+    const firstLeftOut = messages.findIndex((m) => (m.left_out ?? 0) > 0);
     for (const [index, message] of messages.entries()) {
       const entry = this.#rendered.get(message.id);
       if (entry === undefined) continue;
       entry.view.buttonsStale = index < lastUser;
       const last = index === messages.length - 1;
+      entry.view.contextNote = index === firstLeftOut;
       const run = message.run_id === null ? undefined : runs.get(message.run_id);
       entry.view.place = {
         lastAnswer: last && message.role === "assistant" && message.status !== "in_progress",

@@ -123,6 +123,8 @@ export interface Message {
   usage?: Usage | null;
   /** How long the step took; null or missing: unknown. */
   timings?: Timings | null;
+  /** How many older messages the step's request left out to fit the model's context window. */
+  left_out?: number;
 }
 
 /** The user's feedback on a message. */
