@@ -226,7 +226,8 @@ export function renderMarkdown(text: string): DocumentFragment {
     block.className = "cw-code";
     // The strip above the code shows the language's name beside the Copy button.
     const language = /\blanguage-(\S+)/.exec(pre.querySelector("code")?.className ?? "")?.[1];
-    const label = language && language !== "plaintext" ? hljs.getLanguage(language)?.name : undefined;
+    const grammar = language === undefined ? undefined : hljs.getLanguage(language);
+    const label = grammar === hljs.getLanguage("plaintext") ? undefined : grammar?.name;
     if (label) block.dataset.language = label;
     pre.replaceWith(block);
     block.append(
