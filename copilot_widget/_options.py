@@ -42,6 +42,7 @@ class CopilotOptions(TypedDict, total=False):
     height: str | int | None
     prices: Mapping[str, Mapping[str, float]] | None
     max_context_tokens: int | None
+    trace_content: bool
 
 
 OPTIONS: tuple[str, ...] = ("model", *CopilotOptions.__annotations__)
@@ -72,6 +73,7 @@ class Options:
     height: str | int | None = None
     prices: Mapping[str, Mapping[str, float]] | None = None
     max_context_tokens: int | None = None
+    trace_content: bool = False
 
 
 #: A CSS length the chat's height may take (a number alone means pixels).
@@ -136,7 +138,7 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
         )
     if o.store is not None and not isinstance(o.store, str | os.PathLike):
         raise InvalidOptionsError(f"store must be a path or ':memory:', got {o.store!r}.")
-    for name in ("action_buttons", "button_follow_up", "vision"):
+    for name in ("action_buttons", "button_follow_up", "vision", "trace_content"):
         if not isinstance(getattr(o, name), bool):
             raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")
     check_height(o.height)

@@ -41,6 +41,7 @@ from ._run_events import (
     RunSettings,
     StatusChanged,
 )
+from ._telemetry import RunTrace, assistant_output, capture_content
 from ._tools import ToolCalls, UserCall
 from ._usage import Totals, totals, usage_of
 
@@ -105,6 +106,9 @@ class Run:
         self._pending_calls: list[dict[str, Any]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._saved_at = 0.0
+        self._trace = RunTrace.off()
+        #: The last reply's model, id and finish reason, as the provider gave them.
+        self._response: tuple[str | None, str | None, str | None] = (None, None, None)
 
     # -- public -------------------------------------------------------------------------
     @property
@@ -155,6 +159,16 @@ class Run:
     # -- the loop -----------------------------------------------------------------------
     def start(self) -> None:
         """Start the run's task; call on the engine's loop."""
+        settings = self._settings
+        self._trace = RunTrace(
+            agent_name=settings.agent_name,
+            model=settings.model,
+            base_url=settings.base_url,
+            thread_id=self.thread_id,
+            run_id=self.id,
+            content=capture_content(settings.trace_content),
+        )
+        self._tools.trace = self._trace if self._trace.on else None
         self._task = asyncio.get_running_loop().create_task(self._main())
         self._task.add_done_callback(self._ended)
 
@@ -204,6 +218,7 @@ class Run:
     def _ended(self, task: asyncio.Task[Message | None]) -> None:
         if task.cancelled():  # cancelled before it started: nothing was written
             self.status = "cancelled"
+        self._trace.ended(self.status, self.error, totals(self.messages))
         message = self.message
         self._emit(RunEnded(self.id, self.status, message["id"] if message else None, self.error))
         self._done.set_result(message)
@@ -221,7 +236,23 @@ class Run:
         if left_out:
             message["left_out"] = left_out
         started = time.monotonic()
-        first_token = await self._stream(message, request, self._tools.definitions())
+        span = self._trace.chat(request)
+        try:
+            first_token = await self._stream(message, request, self._tools.definitions())
+        except CopilotError as error:
+            span.fail(error.type, str(error))
+            raise
+        finally:
+            if self._trace.on:
+                self._trace.chat_done(
+                    span,
+                    response_model=self._response[0],
+                    response_id=self._response[1],
+                    finish_reason=self._response[2],
+                    usage=cast(Any, message.get("usage")),
+                    output=assistant_output(message),
+                )
+            span.end()
         usage = message.get("usage")
         if window is not None and usage is not None:
             window.calibrate(chars, usage["input_tokens"])
@@ -269,6 +300,7 @@ class Run:
             check_stream_response(stream.response, self._settings.base_url)
             try:
                 async for chunk in stream:
+                    self._response = (chunk.model, chunk.id, finish_reason)
                     if chunk.usage is not None:  # servers that ignore stream_options send none
                         message["usage"] = usage_of(
                             chunk.usage, self._settings.prices, self._settings.model, chunk.model
@@ -290,6 +322,7 @@ class Run:
                         self._add_call_delta(message, calls, part)
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
+                        self._response = (chunk.model, chunk.id, finish_reason)
                     self._schedule_flush()
             except (asyncio.CancelledError, CopilotError):
                 raise

@@ -24,6 +24,8 @@ class RunSettings:
     secrets: tuple[str, ...] = ()
     prices: Mapping[str, Mapping[str, float]] | None = None  # per million tokens, by model
     window: ContextWindow | None = None  # shared by the copilot's runs (its calibration)
+    agent_name: str = "Copilot"  # in traces
+    trace_content: bool = False  # prompts and results in traces
 
 
 @dataclasses.dataclass(frozen=True)

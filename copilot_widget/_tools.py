@@ -27,6 +27,7 @@ from ._output import CallInProgress, current_call
 from ._run_events import ActionFailed, CallbackFailed, DraftChanged, RunEvent, RunSettings
 from ._schema import ArgumentsError, parse_arguments, problems
 from ._serialize import to_json
+from ._telemetry import RunTrace, Span
 
 if TYPE_CHECKING:
     from ._actions import Action
@@ -106,6 +107,9 @@ class ToolCalls:
         #: Calls shown by their action's `render=`: (action, arguments) by call id.
         self._rendered: dict[str, tuple[Action, dict[str, Any]]] = {}
         self._render_failed: set[str] = set()  # calls whose render failure was reported
+        #: The run's trace (no spans unless the app set up OpenTelemetry).
+        self.trace: RunTrace | None = None
+        self._spans: dict[str, Span] = {}  # the span of each call being run, by call id
 
     def vision(self, call: ToolCall) -> bool:
         """Whether the model sees the images of `call`'s display."""
@@ -126,10 +130,24 @@ class ToolCalls:
         action the model is not offered, and count as approved)."""
         self._message = message
         for call in message["tool_calls"]:
-            if user is not None and call is user.call:
-                await self._run_one(call, clicked=True, approved=user.approved)
-            else:
-                await self._run_one(call, clicked=False, approved=False)
+            span = self._start_span(call)
+            try:
+                if user is not None and call is user.call:
+                    await self._run_one(call, clicked=True, approved=user.approved)
+                else:
+                    await self._run_one(call, clicked=False, approved=False)
+            finally:
+                self._spans.pop(call["id"], None)
+                if self.trace is not None:  # a cancelled call ends its span as cancelled
+                    self.trace.tool_done(span, call)
+
+    def _start_span(self, call: ToolCall) -> Span:
+        if self.trace is None:
+            return Span()
+        action = self._actions().get(call["name"])
+        span = self.trace.tool(dict(call), action.description if action else None)
+        self._spans[call["id"]] = span
+        return span
 
     async def _run_one(self, call: ToolCall, *, clicked: bool, approved: bool) -> None:
         actions = self._actions()
@@ -247,6 +265,8 @@ class ToolCalls:
         `Copilot.approve` resolves an approval, and only for a call pending in this run."""
         approval = Approval(call, action, arguments, self._run_id, self._thread_id)
         self.approvals[call["id"]] = approval
+        span = self._spans.get(call["id"], Span())
+        span.event("copilot_widget.approval.requested")
         self._set(call, status="requires_action", display=self._display(call, "requires_action"))
         self._paused(True)
         expired = False
@@ -263,13 +283,16 @@ class ToolCalls:
         if verdict == "approve":
             edited = dict(value) != arguments
             call["approval"] = {"decision": "approved", "reason": "", "edited": edited}
+            span.event("copilot_widget.approval.decided", decision="approved", edited=edited)
             return dict(value)
         reason = str(value).strip()
+        decision: Literal["expired", "rejected"] = "expired" if expired else "rejected"
         call["approval"] = {
-            "decision": "expired" if expired else "rejected",
+            "decision": decision,
             "reason": "" if expired else reason,
             "edited": False,
         }
+        span.event("copilot_widget.approval.decided", decision=decision)
         self._set(
             call,
             status="rejected",

@@ -152,6 +152,8 @@ class Copilot(
         self.prices = o.prices
         #: The most tokens a request may take; None: the model's known window (if known).
         self.max_context_tokens = o.max_context_tokens
+        #: Record prompts, answers, arguments and results in OpenTelemetry spans.
+        self.trace_content = o.trace_content
         self._window = ContextWindow(None)
         self.app_id, self.user_id, self.company_id = o.app_id, o.user_id, o.company_id
         self._closed = False
@@ -333,6 +335,8 @@ class Copilot(
             vision=self.vision,
             prices=self.prices,
             window=self._context_window(),
+            agent_name=self.title,
+            trace_content=self.trace_content,
         )
         run = Run(
             self._client,
