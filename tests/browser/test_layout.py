@@ -281,10 +281,11 @@ CLIPPED = """(root) => {
     if (!visible(el)) continue;
     const r = el.getBoundingClientRect();
     const parent = el.parentElement.getBoundingClientRect();
+    const span = (b) => `${b.left}-${b.right}`;
     if (r.left < chat.left - 0.5 || r.right > chat.right + 0.5)
-      problems.push(`${name(el)} overflows the chat (${r.left}-${r.right} of ${chat.left}-${chat.right})`);
+      problems.push(`${name(el)} overflows the chat (${span(r)} of ${span(chat)})`);
     if (r.left < parent.left - 0.5 || r.right > parent.right + 0.5)
-      problems.push(`${name(el)} overflows its parent (${r.left}-${r.right} of ${parent.left}-${parent.right})`);
+      problems.push(`${name(el)} overflows its parent (${span(r)} of ${span(parent)})`);
     if (el.tagName === "SELECT") {
       if (r.width < 60) problems.push(`${name(el)} is only ${r.width}px wide`);
     } else if (el.tagName !== "TEXTAREA" && el.scrollWidth > el.clientWidth + 1) {
@@ -308,9 +309,7 @@ CLIPPED = """(root) => {
 def narrow(page: Page, width: int = 360) -> Locator:
     """Makes the element the chat is shown in `width` px wide; returns the chat."""
     root = page.locator(ROOT)
-    root.evaluate(
-        "(root, width) => { root.parentElement.style.width = `${width}px`; }", width
-    )
+    root.evaluate("(root, width) => { root.parentElement.style.width = `${width}px`; }", width)
     expect(root).to_have_css("width", f"{width}px")
     return root
 
@@ -457,16 +456,24 @@ CONTRAST = """(root) => {
       && [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== ""));
     for (const el of texts) check(el, getComputedStyle(el).color, name(el));
     const field = control.tagName === "TEXTAREA" || control.tagName === "INPUT";
+    const placeholder = getComputedStyle(control, "::placeholder").color;
     if (field && control.placeholder && control.value === "")
-      check(control, getComputedStyle(control, "::placeholder").color, `${name(control)} placeholder`);
-    if (control.tagName === "SELECT") check(control, getComputedStyle(control).color, name(control));
+      check(control, placeholder, `${name(control)} placeholder`);
+    if (control.tagName === "SELECT")
+      check(control, getComputedStyle(control).color, name(control));
   }
   return results;
 }"""
 
 # What each state must show, so that the contrast check covers it.
 STATES: dict[str, list[str]] = {
-    "an empty thread": ["suggestion", "thread-picker", "composer-input", "send-button", "model-name"],
+    "an empty thread": [
+        "suggestion",
+        "thread-picker",
+        "composer-input",
+        "send-button",
+        "model-name",
+    ],
     "answers": ["undo-button", "tool-call-output-link", "message"],
     "an approval": ["approve-button", "reject-button", "stop-button", "composer-reason"],
 }
@@ -557,7 +564,8 @@ def test_the_approval_card_after_a_long_answer_is_in_sight(
     # Within the list's visible box, once the list has settled.
     page.wait_for_function(
         """(button) => {
-          const list = document.querySelector("[data-testid='message-list']").getBoundingClientRect();
+          const list = document.querySelector("[data-testid='message-list']")
+            .getBoundingClientRect();
           const b = button.getBoundingClientRect();
           return b.height > 0 && b.top >= list.top && b.bottom <= list.bottom;
         }""",
