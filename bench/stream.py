@@ -1,7 +1,8 @@
 """Kernel-side cost of streaming, measured side by side in one run.
 
-1. 5,000 tokens from the scripted server at full speed, consumed (a) by the raw openai client
-   and (b) by a headless Copilot run: time per token and the ratio b/a (goal: <= 1.10).
+1. 5,000 tokens from the scripted server at full speed, consumed (a) by the raw openai client,
+   (b) by a headless Copilot run and (c) by a Copilot run traced with OpenTelemetry (SDK, spans
+   kept in memory): time per token and the ratios b/a and c/a (goal: <= 1.10).
 2. Bytes sent to the front end per streamed token with a thread of 10 and of 2,000 messages
    (goal: the same, O(1) in the thread's length).
 
@@ -70,12 +71,15 @@ def rich_displays() -> list[Display]:
 
 
 async def copilot_run(
-    base_url: str, thread_length: int = 0, rich: list[Display] | None = None
+    base_url: str,
+    thread_length: int = 0,
+    rich: list[Display] | None = None,
+    tracer_provider: Any = None,
 ) -> tuple[float, CountingComm]:
     """One run after a thread of `thread_length` messages; with `rich`, every tenth answer
     has tool calls showing those displays."""
     client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
-    copilot = Copilot(client=client)
+    copilot = Copilot(client=client, store=":memory:", tracer_provider=tracer_provider)
     thread_id = copilot.thread["id"]
     messages = []
     for i in range(thread_length):
@@ -99,18 +103,30 @@ async def copilot_run(
 
 
 async def main(n: int, repeats: int) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
     with ScriptedServer(lambda request: text(*tokens(n))) as server:
-        await raw_client(server.base_url)  # warm up both paths
+        await raw_client(server.base_url)  # warm up every path
         await copilot_run(server.base_url)
-        raw, run = [], []
-        for _ in range(repeats):  # interleaved, so drift affects both alike
+        await copilot_run(server.base_url, tracer_provider=provider)
+        raw, run, traced = [], [], []
+        for _ in range(repeats):  # interleaved, so drift affects all alike
             raw.append(await raw_client(server.base_url))
             run.append((await copilot_run(server.base_url))[0])
-        a, b = statistics.median(raw), statistics.median(run)
+            traced.append((await copilot_run(server.base_url, tracer_provider=provider))[0])
+        a, b, c = statistics.median(raw), statistics.median(run), statistics.median(traced)
+        assert len(spans.get_finished_spans()) == 2 * (repeats + 1)  # a run and its request
         print(f"{n} tokens, median of {repeats} runs each")
         print(f"  (a) raw openai client : {a * 1e3:8.1f} ms  {a / n * 1e6:6.1f} us/token")
         print(f"  (b) Copilot run       : {b * 1e3:8.1f} ms  {b / n * 1e6:6.1f} us/token")
-        print(f"  ratio b/a             : {b / a:8.3f}   (goal <= 1.10)")
+        print(f"  (c) traced run        : {c * 1e3:8.1f} ms  {c / n * 1e6:6.1f} us/token")
+        print(f"  ratio b/a, tracing off: {b / a:8.3f}   (goal <= 1.10)")
+        print(f"  ratio c/a, tracing on : {c / a:8.3f}   (goal <= 1.10)")
 
         print("bytes to the front end per streamed token (deltas only):")
         rich = rich_displays()

@@ -43,6 +43,7 @@ class CopilotOptions(TypedDict, total=False):
     prices: Mapping[str, Mapping[str, float]] | None
     max_context_tokens: int | None
     trace_content: bool
+    tracer_provider: Any
 
 
 OPTIONS: tuple[str, ...] = ("model", *CopilotOptions.__annotations__)
@@ -74,6 +75,7 @@ class Options:
     prices: Mapping[str, Mapping[str, float]] | None = None
     max_context_tokens: int | None = None
     trace_content: bool = False
+    tracer_provider: Any = None
 
 
 #: A CSS length the chat's height may take (a number alone means pixels).
@@ -143,6 +145,11 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
             raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")
     check_height(o.height)
     check_prices(o.prices)
+    provider = o.tracer_provider
+    if provider is not None and not callable(getattr(provider, "get_tracer", None)):
+        raise InvalidOptionsError(
+            f"tracer_provider must be an OpenTelemetry TracerProvider, got {provider!r}."
+        )
     limit = o.max_context_tokens
     if limit is not None and (
         isinstance(limit, bool) or not isinstance(limit, int) or limit < 1000

@@ -167,6 +167,7 @@ class Run:
             thread_id=self.thread_id,
             run_id=self.id,
             content=capture_content(settings.trace_content),
+            provider=settings.tracer_provider,
         )
         self._tools.trace = self._trace if self._trace.on else None
         self._task = asyncio.get_running_loop().create_task(self._main())

@@ -26,6 +26,7 @@ class RunSettings:
     window: ContextWindow | None = None  # shared by the copilot's runs (its calibration)
     agent_name: str = "Copilot"  # in traces
     trace_content: bool = False  # prompts and results in traces
+    tracer_provider: Any = None  # an OpenTelemetry TracerProvider; None: the global one
 
 
 @dataclasses.dataclass(frozen=True)

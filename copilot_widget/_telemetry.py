@@ -30,11 +30,14 @@ def capture_content(asked: bool) -> bool:
     return asked or os.environ.get(CONTENT_VARIABLE, "").strip().lower() in ("true", "1")
 
 
-def _tracer() -> Any:
-    """The app's tracer, or None when it set up no tracer provider (then no span is made)."""
+def _tracer(provider: Any = None) -> Any:
+    """The tracer of `provider`, else of the app's global tracer provider; None when the app set
+    up none (then no span is made)."""
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:
         return None
+    if provider is not None:
+        return provider.get_tracer(SCOPE)
     provider = trace.get_tracer_provider()
     if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
         return None
@@ -81,11 +84,12 @@ class RunTrace:
         thread_id: str,
         run_id: str,
         content: bool,
+        provider: Any = None,
     ) -> None:
         self.model, self.content = model, content
         address = urlsplit(base_url)
         self._server = {"server__address": address.hostname, "server__port": address.port}
-        self._tracer = _tracer()
+        self._tracer = _tracer(provider)
         self._trace: Any = sys.modules.get("opentelemetry.trace") if self._tracer else None
         self.run = self._start(
             f"invoke_agent {agent_name}",

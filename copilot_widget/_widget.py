@@ -154,6 +154,8 @@ class Copilot(
         self.max_context_tokens = o.max_context_tokens
         #: Record prompts, answers, arguments and results in OpenTelemetry spans.
         self.trace_content = o.trace_content
+        #: The OpenTelemetry TracerProvider runs are traced with (None: the app's global one).
+        self.tracer_provider = o.tracer_provider
         self._window = ContextWindow(None)
         self.app_id, self.user_id, self.company_id = o.app_id, o.user_id, o.company_id
         self._closed = False
@@ -337,6 +339,7 @@ class Copilot(
             window=self._context_window(),
             agent_name=self.title,
             trace_content=self.trace_content,
+            tracer_provider=self.tracer_provider,
         )
         run = Run(
             self._client,

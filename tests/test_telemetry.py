@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from copilot_widget import Copilot, InvalidOptionsError
 from copilot_widget.testing import call, text, tool_calls
 
 EXPORTER = InMemorySpanExporter()
@@ -194,3 +195,15 @@ def test_without_opentelemetry_nothing_is_imported_or_traced(tmp_path: Any) -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_copilot_can_trace_to_a_provider_of_its_own(scripted: Any, spans: Any) -> None:
+    own = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(own))
+    copilot, _ = scripted([text("Hi.")], tracer_provider=provider)
+    copilot.send("hi")
+    assert sorted(s.name for s in own.get_finished_spans())[0].startswith("chat ")
+    assert spans() == ()  # not the global provider's
+    with pytest.raises(InvalidOptionsError, match="tracer_provider must be an OpenTelemetry"):
+        Copilot(api_key="k", tracer_provider="jaeger")
