@@ -242,4 +242,41 @@ describe("what an answer says about itself", () => {
     expect(notes.map(messageOf)).toEqual([messages[3].id]);
     expect(notes[0].textContent).toContain("the oldest messages (2) were left out");
   });
+
+  it("shows the thread's totals in the header, which hide and show the usage lines", async () => {
+    localStorage.removeItem("copilot-widget:show-usage");
+    const usage = (input: number, output: number, cost: number | null) => ({
+      input_tokens: input,
+      output_tokens: output,
+      cached_tokens: null,
+      reasoning_tokens: null,
+      cost,
+    });
+    const timings = { first_token_ms: 100, duration_ms: 900 };
+    const messages = [
+      message("user", "q1"),
+      message("assistant", "a1", { run_id: "run_1", usage: usage(1000, 200, 0.001), timings }),
+      message("user", "q2"),
+      message("assistant", "a2", { run_id: "run_2", usage: usage(1500, 300, 0.0022), timings }),
+    ];
+    const model = new FakeModel({ messages });
+    const el = await view(model);
+    const totals = shown(el, "thread-usage")[0] as HTMLButtonElement;
+    expect(totals.textContent).toBe("3,000 tokens · cost 0.0032");
+    expect(totals.getAttribute("aria-pressed")).toBe("true");
+    const root = el.querySelector<HTMLElement>('[data-testid="copilot-root"]');
+    expect(root?.classList.contains("cw-usage-hidden")).toBe(false);
+    totals.click();
+    expect(totals.getAttribute("aria-pressed")).toBe("false");
+    expect(root?.classList.contains("cw-usage-hidden")).toBe(true);
+    expect(localStorage.getItem("copilot-widget:show-usage")).toBe("0");
+    totals.click();
+    expect(root?.classList.contains("cw-usage-hidden")).toBe(false);
+    // A step without a price: the cost is unknown, the tokens still add up.
+    model.set("messages", [...messages, message("assistant", "a3", { usage: usage(10, 5, null) })]);
+    expect(totals.textContent).toBe("3,015 tokens");
+    // No usage reported at all: nothing in the header.
+    model.set("messages", [message("user", "q")]);
+    expect(shown(el, "thread-usage")).toHaveLength(0);
+  });
 });

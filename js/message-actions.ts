@@ -335,3 +335,66 @@ export function messageMarkdown(message: Message): string {
   for (const part of message.content ?? []) if (part.type === "text") text += part.text.value;
   return text.trim();
 }
+
+// Whether answers show their usage line: the user's choice, for every chat on this page.
+const SHOW_USAGE_KEY = "copilot-widget:show-usage";
+
+/** The thread's totals in the header; a click shows or hides each answer's usage line. */
+export class ThreadUsage {
+  readonly el = button("", "thread-usage", "cw-thread-usage", { "aria-pressed": "true", hidden: true });
+  #root: HTMLElement;
+  #shown: boolean;
+
+  /** `root`: the chat, whose class hides the answers' usage lines. */
+  constructor(root: HTMLElement) {
+    this.#root = root;
+    this.#shown = readShown();
+    this.el.addEventListener("click", () => {
+      this.#shown = !this.#shown;
+      try {
+        localStorage.setItem(SHOW_USAGE_KEY, this.#shown ? "1" : "0");
+      } catch {
+        // Storage may be off (private mode): the choice holds for this page.
+      }
+      this.#render();
+    });
+    this.#render();
+  }
+
+  /** The totals of `messages`: the tokens every step reported, their cost, and their time. */
+  update(messages: readonly Message[]): void {
+    let input = 0;
+    let output = 0;
+    let cost: number | null = 0;
+    let reported = 0;
+    for (const message of messages) {
+      const usage = message.usage;
+      if (!usage) continue;
+      reported += 1;
+      input += usage.input_tokens;
+      output += usage.output_tokens;
+      cost = cost === null || usage.cost === null ? null : cost + usage.cost;
+    }
+    this.el.hidden = reported === 0;
+    const tokens = `${(input + output).toLocaleString("en-US")} tokens`;
+    this.el.textContent = cost === null ? tokens : `${tokens} · cost ${formatCost(cost)}`;
+    this.el.title =
+      `This conversation: ${input.toLocaleString("en-US")} tokens sent, ` +
+      `${output.toLocaleString("en-US")} received` +
+      (cost === null ? "" : `, cost ${formatCost(cost)}`) +
+      ". Click to show or hide each answer's usage.";
+  }
+
+  #render(): void {
+    this.el.setAttribute("aria-pressed", String(this.#shown));
+    this.#root.classList.toggle("cw-usage-hidden", !this.#shown);
+  }
+}
+
+function readShown(): boolean {
+  try {
+    return localStorage.getItem(SHOW_USAGE_KEY) !== "0";
+  } catch {
+    return true;
+  }
+}

@@ -4,6 +4,7 @@ import { Composer } from "./composer";
 import type { WidgetManager } from "./display";
 import { connectDraftStore, type DraftStore } from "./draft";
 import { ChatHeight, HeightMemory, learnModelId } from "./layout";
+import { ThreadUsage } from "./message-actions";
 import { MessageList } from "./messages";
 import { ErrorBanner, Header, SetupCard, Suggestions } from "./panels";
 import { onKernelMessage, RequestClient } from "./protocol";
@@ -118,6 +119,9 @@ function renderView(
       target.setAttribute("data-lm-suppress-shortcuts", "true");
   });
   root.append(header.el, setup.el, errorBanner.el, list.el, suggestions.el, composer.el);
+  // The thread's tokens and cost, before the conversation buttons.
+  const usage = new ThreadUsage(root);
+  header.actions.before(usage.el);
   el.replaceChildren(root);
   const height = new ChatHeight(root, heights);
   height.setOption(model.get("height") ?? "");
@@ -206,6 +210,7 @@ function renderView(
     // message is never shown twice (not even for a frame).
     store.dropIfFinished(messages);
     list.setMessages(messages);
+    usage.update(messages);
     drawDraft();
     updateControls(); // suggestions show in an empty thread only
   };

@@ -76,6 +76,13 @@ def test_copy_regenerate_edit_and_rate(page: Page, jupyter: Jupyter, app: str) -
     expect(page.locator("[data-testid='usage']:visible")).to_have_count(2)
     usage = page.locator(ANSWERS).last.get_by_test_id("usage")
     expect(usage).to_have_text(re.compile(r"^[\d,]+ in · [\d,]+ out · [\d.]+ s$"))
+    # The header shows the thread's totals; a click hides the answers' usage lines.
+    totals = page.get_by_test_id("thread-usage")
+    expect(totals).to_have_text(re.compile(r"^[\d,]+ tokens$"))
+    totals.click()
+    expect(usage).to_be_hidden()
+    totals.click()
+    expect(usage).to_be_visible()
 
     # Copy puts the message's Markdown on the clipboard.
     last_answer = page.locator(ANSWERS).last
