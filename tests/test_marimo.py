@@ -9,18 +9,14 @@ outputs from what the server sends. No browser: the copilot is driven by `copilo
 from __future__ import annotations
 
 import contextlib
-import os
 import pathlib
 import re
-import socket
-import subprocess
-import sys
 import textwrap
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+from marimo_server import marimo_server
 from websockets.sync.client import ClientConnection, connect
 
 from copilot_widget.testing import ScriptedServer, text
@@ -82,55 +78,6 @@ def _(copilot, shown, threading):
 SHOWN = re.compile(r"value: (\d+) messages: ([^;]*);")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def marimo_run(notebook: pathlib.Path) -> Iterator[int]:
-    """`marimo run` serving `notebook` on a free loopback port; yields the port."""
-    port = _free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("ANYWIDGET_HMR", "OPENAI_API_KEY", "OPENAI_BASE_URL")
-    }
-    log_path = notebook.parent / "marimo.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "marimo", "run", str(notebook),
-                "--headless", "--no-token", "--no-sandbox", "--no-skew-protection",
-                "--host", "127.0.0.1", "--port", str(port),
-            ],
-            env=env,  # JUPYTER_DATA_DIR (the thread store) is the test's own (conftest)
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=notebook.parent,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                        break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            "marimo did not start:\n" + log_path.read_text()
-                        ) from None
-                    time.sleep(0.25)
-            yield port
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 def receive_until(
     ws: ClientConnection, frames: list[str], done: Callable[[], Any], timeout: float = 30
 ) -> None:
@@ -156,7 +103,10 @@ def test_cells_reading_the_value_rerun_as_messages_are_sent(
     notebook = tmp_path / "chat.py"
     notebook.write_text(textwrap.dedent(NOTEBOOK).format(base_url=server.base_url))
     frames: list[str] = []
-    with marimo_run(notebook) as port, connect(f"ws://127.0.0.1:{port}/ws?session_id=s-1") as ws:
+    with (
+        marimo_server("run", notebook) as url,
+        connect(f"{url.replace('http', 'ws', 1)}/ws?session_id=s-1") as ws,
+    ):
         receive_until(ws, frames, lambda: any(n == 6 for n, _ in shown(frames)))
 
     seen = shown(frames)

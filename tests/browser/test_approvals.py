@@ -65,9 +65,10 @@ def wait_for_the_card(page: Page) -> None:
     expect(page.get_by_test_id("stop-button")).to_be_visible()
 
 
-def test_approve_edited_arguments_runs_the_action(page: Page, jupyter: Jupyter) -> None:
-    name = jupyter.write_notebook("approve.ipynb", SETUP, COPILOT)
-    open_and_run(page, jupyter.lab_url(name))
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_approve_edited_arguments_runs_the_action(page: Page, jupyter: Jupyter, app: str) -> None:
+    name = jupyter.write_notebook(f"approve-{app}.ipynb", SETUP, COPILOT)
+    open_and_run(page, jupyter.lab_url(name) if app == "lab" else jupyter.notebook_url(name))
     wait_for_the_card(page)
     expect(page.locator("#deleted")).to_have_text("nothing deleted yet")
     arguments = page.get_by_test_id("approval-arguments")
