@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 import openai
 
 from ._errors import InvalidOptionsError, quote
+from ._store import POSTGRES_SCHEMES
 from ._usage import check_prices
 
 DEFAULT_MODEL = "gpt-5-mini"
@@ -82,6 +83,21 @@ class Options:
 _CSS_LENGTH = re.compile(r"(\d+(\.\d+)?|\.\d+)(px|em|rem|vh|svh|dvh|lvh|%|pt|cm|mm|in)")
 
 
+def check_store(store: Any) -> None:
+    """A SQLite path, ":memory:", a `postgresql://` URL (psycopg installed), or None."""
+    if store is not None and not isinstance(store, str | os.PathLike):
+        raise InvalidOptionsError(
+            f"store must be a path, ':memory:' or a postgresql:// URL, got {store!r}."
+        )
+    if isinstance(store, str) and store.startswith(POSTGRES_SCHEMES):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise InvalidOptionsError(
+                'A PostgreSQL thread store needs psycopg 3: pip install "copilot-widget[postgres]"'
+            ) from exc
+
+
 def check_height(height: str | int | None) -> str:
     """The chat's height as CSS: a length, `"fill"` (the height of its container), or "" for
     the default."""
@@ -138,8 +154,7 @@ def check_options(model: str | None, options: Mapping[str, Any]) -> Options:
         raise InvalidOptionsError(
             f"approval_timeout must be a positive number of seconds or None, got {timeout!r}."
         )
-    if o.store is not None and not isinstance(o.store, str | os.PathLike):
-        raise InvalidOptionsError(f"store must be a path or ':memory:', got {o.store!r}.")
+    check_store(o.store)
     for name in ("action_buttons", "button_follow_up", "vision", "trace_content"):
         if not isinstance(getattr(o, name), bool):
             raise InvalidOptionsError(f"{name} must be True or False, got {getattr(o, name)!r}.")

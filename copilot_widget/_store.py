@@ -29,12 +29,15 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, NamedTuple, cast, get_args
+from typing import Any, Literal, NamedTuple, Protocol, cast, get_args
 
 from ._messages import Message, MessageStatus, Thread, ToolCallStatus, text_of
 
 SCHEMA_VERSION = 4
 MEMORY = ":memory:"
+#: The URL schemes of a PostgreSQL store (`PostgresStore`); any other location is a SQLite
+#: path, or ":memory:".
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +190,71 @@ class Claim(NamedTuple):
 
 
 class StoreError(Exception):
-    """The store file cannot be opened, read or written."""
+    """The store cannot be opened, read or written."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached now (its server is down or the connection broke); the
+    same operation may succeed later."""
+
+
+Scope = tuple[str, str, str]
+
+
+class Store(Protocol):
+    """What the copilot asks of a thread store (SQLite: `ThreadStore`; PostgreSQL:
+    `PostgresStore`). Safe to share between threads; every method raises `StoreError` when
+    the store cannot do what was asked (`StoreUnavailable` when it may work again later)."""
+
+    @property
+    def path(self) -> str:
+        """Where the store is, as shown to the user (never with a password)."""
+        ...
+
+    def threads(self, scope: Scope) -> list[ThreadEntry]:
+        """Threads in scope, most recently active first, with their previews."""
+        ...
+
+    def search(self, scope: Scope, query: str) -> list[SearchHit]:
+        """Threads in scope whose title or any message's text contains `query` (ignoring
+        case), most recently active first, at most `MAX_SEARCH_RESULTS` of them."""
+        ...
+
+    def thread(self, thread_id: str, scope: Scope) -> Thread | None: ...
+
+    def create_thread(self, thread: Thread, scope: Scope) -> None: ...
+
+    def rename_thread(self, thread_id: str, title: str) -> None: ...
+
+    def delete_thread(self, thread_id: str) -> None: ...
+
+    def messages(self, thread_id: str) -> list[Message]:
+        """A thread's messages, in the order they were first saved."""
+        ...
+
+    def save_message(self, message: Message) -> None:
+        """Insert or update a message (its place in the thread is where it was first saved)."""
+        ...
+
+    def delete_message(self, message_id: str) -> None: ...
+
+    def claim_run(
+        self,
+        thread_id: str,
+        me: RunOwner,
+        is_live: Callable[[RunOwner], bool],
+        *,
+        wait: float | None = None,
+    ) -> Claim:
+        """Take `thread_id` for a run of `me`, unless another owner's run holds it and
+        `is_live` says that owner's run is still going."""
+        ...
+
+    def release_run(self, thread_id: str, owner: str) -> None: ...
+
+    def close(self) -> None:
+        """Release the store; later operations raise `StoreError`. Closing again is fine."""
+        ...
 
 
 class _Damaged(Exception):

@@ -20,6 +20,20 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# PostgreSQL for the tests of the PostgreSQL thread store (they start a server of their own
+# with initdb and pg_ctl, which Debian puts under /usr/lib/postgresql/<version>/bin).
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "warning: PostgreSQL is not installed; its thread store tests will be skipped" >&2
+  fi
+fi
+
 # The front end: exactly the npm packages package-lock.json names, then the bundle in
 # copilot_widget/static/. `npm ci` never writes the lock file, and fails if it no longer
 # matches package.json (after changing package.json, run `npm install` and commit the lock:

@@ -8,6 +8,7 @@ from typing import Any
 
 import openai
 import pytest
+from postgres import PostgresServer, binaries
 
 from copilot_widget import Copilot
 from copilot_widget.testing import ScriptedServer
@@ -49,3 +50,29 @@ def scripted(
         return Copilot(client=client, **options), server
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test session, on a free loopback port."""
+    pytest.importorskip("psycopg")
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed (scripts/setup.sh installs it)")
+    server = PostgresServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database of the session's PostgreSQL server."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    """Where a test's thread store is: a SQLite file, then a new PostgreSQL database (the test
+    runs on each)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "threads.sqlite3")
+    return str(request.getfixturevalue("postgres_url"))

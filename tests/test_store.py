@@ -1,4 +1,5 @@
-"""The SQLite thread store: round trips, migrations, failures, concurrent kernels."""
+"""The thread stores (SQLite, PostgreSQL): round trips, migrations, failures, concurrent
+kernels. The tests of what both stores do run on each of them (`where`)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ from copilot_widget._store import (
     MIGRATIONS,
     PREVIEW_CHARS,
     SCHEMA_VERSION,
+    Store,
     StoreError,
     ThreadStore,
     _v1,
     default_path,
     snippet_of,
 )
+from copilot_widget._threads import open_store
 from copilot_widget.testing import ScriptedServer, call, cut, text, tool_calls
 
 from fds import open_fds
@@ -40,9 +43,49 @@ from waiting import wait_until, wait_until_async
 SCOPE = ("app", "ada", "")
 
 
+def is_postgres(where: str) -> bool:
+    return where.startswith("postgresql://")
+
+
+def insert_raw(where: str, row_id: str, thread_id: str, body: Any) -> None:
+    """Write a message row as something other than this store would (an older version, a
+    hand edit)."""
+    if is_postgres(where):
+        import psycopg
+
+        with psycopg.connect(where, autocommit=True) as pg:
+            pg.execute(
+                "INSERT INTO copilot_messages (id, thread_id, body) VALUES (%s, %s, %s)",
+                (row_id, thread_id, body),
+            )
+        return
+    with contextlib.closing(sqlite3.connect(where, isolation_level=None)) as db:
+        db.execute(
+            "INSERT INTO messages (id, thread_id, body) VALUES (?, ?, ?)",
+            (row_id, thread_id, body),
+        )
+
+
+def stored_bodies(where: str) -> list[str]:
+    """Every message body in the store, read directly (not through a store)."""
+    if is_postgres(where):
+        import psycopg
+
+        try:
+            with psycopg.connect(where, autocommit=True) as pg:
+                return [row[0] for row in pg.execute("SELECT body FROM copilot_messages")]
+        except psycopg.Error:  # not created yet
+            return []
+    try:
+        with contextlib.closing(sqlite3.connect(where)) as db:
+            return [row[0] for row in db.execute("SELECT body FROM messages")]
+    except sqlite3.Error:  # not created yet, or busy
+        return []
+
+
 def stored(path: pathlib.Path | str, thread_id: str) -> list[Any]:
     """The messages of a thread as another kernel reads them now."""
-    store = ThreadStore(path)
+    store = open_store(str(path))
     try:
         return store.messages(thread_id)
     finally:
@@ -83,8 +126,8 @@ def full_message(thread_id: str) -> Any:
     return message
 
 
-def test_round_trip_of_every_message_field(tmp_path: pathlib.Path) -> None:
-    store = ThreadStore(tmp_path / "threads.sqlite3")
+def test_round_trip_of_every_message_field(where: str) -> None:
+    store = open_store(where)
     thread = new_thread("Round trip")
     store.create_thread(thread, SCOPE)
     user = new_message("user", thread["id"], None, "Hi", status="completed")
@@ -95,7 +138,7 @@ def test_round_trip_of_every_message_field(tmp_path: pathlib.Path) -> None:
     store.save_message(assistant)
     store.close()
 
-    reopened = ThreadStore(tmp_path / "threads.sqlite3")
+    reopened = open_store(where)
     (listed,) = reopened.threads(SCOPE)
     assert listed == {
         **thread,
@@ -107,8 +150,8 @@ def test_round_trip_of_every_message_field(tmp_path: pathlib.Path) -> None:
     assert reopened.threads(("app", "someone else", "")) == []  # scoped
 
 
-def test_threads_are_listed_most_recently_active_first(tmp_path: pathlib.Path) -> None:
-    store = ThreadStore(tmp_path / "t.sqlite3")
+def test_threads_are_listed_most_recently_active_first(where: str) -> None:
+    store = open_store(where)
     old, new = new_thread("old"), new_thread("new")
     store.create_thread(old, SCOPE)
     store.create_thread(new, SCOPE)
@@ -167,12 +210,16 @@ def test_the_text_of_every_message_is_filled_in_when_a_store_is_upgraded(
     store.close()
 
 
-def test_a_newer_schema_is_refused_and_the_widget_keeps_working_in_memory(
-    tmp_path: pathlib.Path,
-) -> None:
-    path = tmp_path / "future.sqlite3"
-    sqlite3.connect(path).execute("PRAGMA user_version = 99").connection.close()
-    copilot = Copilot(api_key="k", store=path)
+def test_a_newer_schema_is_refused_and_the_widget_keeps_working_in_memory(where: str) -> None:
+    if is_postgres(where):
+        import psycopg
+
+        with psycopg.connect(where, autocommit=True) as pg:
+            pg.execute("CREATE TABLE copilot_schema (version INTEGER NOT NULL)")
+            pg.execute("INSERT INTO copilot_schema VALUES (99)")
+    else:
+        sqlite3.connect(where).execute("PRAGMA user_version = 99").connection.close()
+    copilot = Copilot(api_key="k", store=where)
     assert copilot.store_warning is not None and "newer" in copilot.store_warning
     assert copilot.error is not None and "in memory" in copilot.error["message"]
 
@@ -195,9 +242,9 @@ def test_a_store_that_cannot_be_used_falls_back_to_memory_and_says_so(
     assert text_of(copilot.messages[-1]) == "still works"
 
 
-def test_unknown_thread_id_is_a_clear_error(tmp_path: pathlib.Path) -> None:
+def test_unknown_thread_id_is_a_clear_error(where: str) -> None:
     with pytest.raises(InvalidOptionsError, match="No thread 'thread_nope'"):
-        Copilot(api_key="k", store=tmp_path / "s.sqlite3", thread_id="thread_nope")
+        Copilot(api_key="k", store=where, thread_id="thread_nope")
 
 
 def _client(server: ScriptedServer) -> Any:
@@ -206,8 +253,8 @@ def _client(server: ScriptedServer) -> Any:
     return openai.AsyncOpenAI(base_url=server.base_url, api_key="k", max_retries=0)
 
 
-def test_a_new_copilot_on_the_same_store_continues_the_thread(tmp_path: pathlib.Path) -> None:
-    store = tmp_path / "s.sqlite3"
+def test_a_new_copilot_on_the_same_store_continues_the_thread(where: str) -> None:
+    store = where
     with ScriptedServer(
         [tool_calls(call("add", {"a": 1, "b": 2})), text("3"), text("6")]
     ) as server:
@@ -250,8 +297,8 @@ RESTART_SCRIPT = textwrap.dedent(
 )
 
 
-def test_restart_in_another_process_sends_the_whole_valid_history(tmp_path: pathlib.Path) -> None:
-    store = str(tmp_path / "s.sqlite3")
+def test_restart_in_another_process_sends_the_whole_valid_history(where: str) -> None:
+    store = where
     with ScriptedServer(
         [tool_calls(call("weather", {"city": "Oslo"})), text("21 in Oslo"), text("Still 21")]
     ) as server:
@@ -268,7 +315,7 @@ def test_restart_in_another_process_sends_the_whole_valid_history(tmp_path: path
 
 
 def _writer(path: str, worker: int, count: int) -> None:
-    store = ThreadStore(path)
+    store = open_store(path)
     thread = new_thread(f"worker {worker}")
     store.create_thread(thread, SCOPE)
     for i in range(count):
@@ -277,9 +324,9 @@ def _writer(path: str, worker: int, count: int) -> None:
         )
 
 
-def test_two_processes_writing_one_store_lose_nothing(tmp_path: pathlib.Path) -> None:
-    path = str(tmp_path / "shared.sqlite3")
-    ThreadStore(path).close()
+def test_two_processes_writing_one_store_lose_nothing(where: str) -> None:
+    path = where
+    open_store(path).close()
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_writer, args=(path, w, 300)) for w in range(2)]
     for worker in workers:
@@ -287,7 +334,7 @@ def test_two_processes_writing_one_store_lose_nothing(tmp_path: pathlib.Path) ->
     for worker in workers:
         worker.join(120)
         assert worker.exitcode == 0
-    store = ThreadStore(path)
+    store = open_store(path)
     threads = store.threads(SCOPE)
     assert len(threads) == 2
     for thread in threads:
@@ -298,10 +345,8 @@ def test_two_processes_writing_one_store_lose_nothing(tmp_path: pathlib.Path) ->
 
 
 # -- partial messages are kept ---------------------------------------------------------------
-async def test_cancel_keeps_the_partial_message_in_the_store(
-    tmp_path: pathlib.Path, scripted: Any
-) -> None:
-    path = tmp_path / "s.sqlite3"
+async def test_cancel_keeps_the_partial_message_in_the_store(where: str, scripted: Any) -> None:
+    path = where
     copilot, _ = scripted([text(*["word "] * 300, delay=0.01)], store=path)
     run = copilot.send("go")
     thread_id = copilot.thread["id"]
@@ -314,22 +359,20 @@ async def test_cancel_keeps_the_partial_message_in_the_store(
     run.cancel()
     await run
     copilot.close()  # its queued writes are finished (a raw store read does not wait for them)
-    saved = ThreadStore(tmp_path / "s.sqlite3").messages(thread_id)
+    saved = stored(where, thread_id)
     assert saved[-1]["status"] == "incomplete"
     assert saved[-1]["incomplete_details"] == {"reason": "run_cancelled"}
     assert text_of(saved[-1]).startswith("word word")
 
 
-def test_provider_error_keeps_the_partial_message_in_the_store(
-    tmp_path: pathlib.Path, scripted: Any
-) -> None:
-    copilot, _ = scripted([cut(text("half ", "an answer"))], store=tmp_path / "s.sqlite3")
+def test_provider_error_keeps_the_partial_message_in_the_store(where: str, scripted: Any) -> None:
+    copilot, _ = scripted([cut(text("half ", "an answer"))], store=where)
     run = copilot.send("go")
     # The connection was cut mid-stream: the run failed with a provider error...
     assert run.status == "failed"
     assert copilot.error is not None and copilot.error["type"] == "server_error"
     # ...and what had arrived is in the store (saving may finish just after the run).
-    path, thread_id = tmp_path / "s.sqlite3", copilot.thread["id"]
+    path, thread_id = where, copilot.thread["id"]
     wait_until(
         lambda: [m["status"] for m in stored(path, thread_id)] == ["completed", "incomplete"],
         timeout=10,
@@ -352,18 +395,13 @@ KILLED_SCRIPT = textwrap.dedent(
 )
 
 
-def test_a_process_killed_mid_stream_leaves_the_partial_message(tmp_path: pathlib.Path) -> None:
-    store = str(tmp_path / "s.sqlite3")
+def test_a_process_killed_mid_stream_leaves_the_partial_message(where: str) -> None:
+    store = where
     with ScriptedServer([text(*[f"w{i} " for i in range(400)], delay=0.02)]) as server:
         process = subprocess.Popen([sys.executable, "-c", KILLED_SCRIPT, server.base_url, store])
 
         def streamed_far_enough() -> bool:
-            try:
-                with contextlib.closing(sqlite3.connect(store)) as db:
-                    rows = db.execute("SELECT body FROM messages").fetchall()
-            except sqlite3.Error:  # not created yet, or busy
-                return False
-            return any("w20 " in row[0] for row in rows)
+            return any("w20 " in body for body in stored_bodies(store))
 
         try:
             wait_until(streamed_far_enough, message="20 streamed words in the store")
@@ -378,7 +416,7 @@ def test_a_process_killed_mid_stream_leaves_the_partial_message(tmp_path: pathli
     assert text_of(last).startswith("w0 w1 w2 ")
     # The row is left as the dead kernel wrote it: a reader never rewrites a message that a
     # live kernel may still be writing.
-    assert ThreadStore(store).messages(copilot.thread["id"])[-1]["status"] == "in_progress"
+    assert stored(store, copilot.thread["id"])[-1]["status"] == "in_progress"
 
 
 # -- a damaged store never breaks the widget ---------------------------------------------------
@@ -493,20 +531,15 @@ def test_a_malformed_message_row_is_a_store_error(tmp_path: pathlib.Path, body: 
     ],
 )
 def test_a_message_of_the_wrong_shape_is_a_store_error(
-    tmp_path: pathlib.Path, change: Callable[[Any], Any], expected: str
+    where: str, change: Callable[[Any], Any], expected: str
 ) -> None:
-    path = tmp_path / "threads.sqlite3"
-    store = ThreadStore(path)
+    store = open_store(where)
     thread = new_thread()
     store.create_thread(thread, SCOPE)
     message = full_message(thread["id"])
     row_id = message["id"]
     change(message)
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
-        db.execute(
-            "INSERT INTO messages (id, thread_id, body) VALUES (?, ?, ?)",
-            (row_id, thread["id"], json.dumps(message)),
-        )
+    insert_raw(where, row_id, thread["id"], json.dumps(message))
     with pytest.raises(StoreError, match="looks damaged") as caught:
         store.messages(thread["id"])
     assert expected in str(caught.value)
@@ -521,9 +554,8 @@ def test_a_malformed_thread_row_is_a_store_error(tmp_path: pathlib.Path) -> None
         ThreadStore(path).threads(SCOPE)
 
 
-def test_a_message_from_an_older_version_gets_the_keys_it_lacks(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "threads.sqlite3"
-    store = ThreadStore(path)
+def test_a_message_from_an_older_version_gets_the_keys_it_lacks(where: str) -> None:
+    store = open_store(where)
     thread = new_thread()
     store.create_thread(thread, SCOPE)
     message = full_message(thread["id"])
@@ -531,11 +563,7 @@ def test_a_message_from_an_older_version_gets_the_keys_it_lacks(tmp_path: pathli
     for key in ("result", "error", "display", "outputs"):
         del old["tool_calls"][0][key]
     del old["content"][0]["text"]["annotations"]
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
-        db.execute(
-            "INSERT INTO messages (id, thread_id, body) VALUES (?, ?, ?)",
-            (message["id"], thread["id"], json.dumps(old)),
-        )
+    insert_raw(where, message["id"], thread["id"], json.dumps(old))
     loaded = store.messages(thread["id"])[0]
     assert loaded["buttons"] == [] and loaded["is_redoable"] is False
     assert loaded["object"] == "thread.message"
@@ -570,19 +598,21 @@ def test_a_damaged_store_never_breaks_the_widget(tmp_path: pathlib.Path, problem
 
 # -- close ---------------------------------------------------------------------------------
 def test_close_releases_the_file_and_later_operations_are_store_errors(
-    tmp_path: pathlib.Path,
+    where: str, tmp_path: pathlib.Path
 ) -> None:
-    path = tmp_path / "threads.sqlite3"
-    store = ThreadStore(path)
+    path = pathlib.Path(where)
+    store = open_store(where)
     thread = new_thread()
     store.create_thread(thread, SCOPE)
     message = new_message("user", thread["id"], None, "hi", status="completed")
     store.save_message(message)
-    assert open_fds(path)  # the database, its -wal and -shm
+    if not is_postgres(where):
+        assert open_fds(path)  # the database, its -wal and -shm
     store.close()
     store.close()  # twice is fine
-    assert open_fds(path) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["threads.sqlite3"]
+    if not is_postgres(where):
+        assert open_fds(path) == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["threads.sqlite3"]
     operations: list[Callable[[], Any]] = [
         lambda: store.threads(SCOPE),
         lambda: store.thread(thread["id"], SCOPE),
@@ -596,13 +626,14 @@ def test_close_releases_the_file_and_later_operations_are_store_errors(
     for operation in operations:
         with pytest.raises(StoreError, match=r"thread store .* is closed$"):
             operation()
-    assert stored(path, thread["id"]) == [message]  # nothing was lost
-    path.unlink()  # nothing holds the file
+    assert stored(where, thread["id"]) == [message]  # nothing was lost
+    if not is_postgres(where):
+        path.unlink()  # nothing holds the file
 
 
-def test_close_waits_for_an_operation_in_another_thread(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "threads.sqlite3"
-    store = ThreadStore(path)
+def test_close_waits_for_an_operation_in_another_thread(where: str) -> None:
+    path = where
+    store = open_store(path)
     thread = new_thread()
     store.create_thread(thread, SCOPE)
     errors: list[BaseException] = []
@@ -719,11 +750,8 @@ def test_a_writer_waits_for_another_kernels_write_lock(tmp_path: pathlib.Path) -
     assert len(store.messages(thread["id"])) == 1
 
 
-def test_many_threads_and_two_stores_writing_at_once_lose_nothing(
-    tmp_path: pathlib.Path,
-) -> None:
-    path = tmp_path / "threads.sqlite3"
-    stores = [ThreadStore(path), ThreadStore(path)]  # as two kernels would
+def test_many_threads_and_two_stores_writing_at_once_lose_nothing(where: str) -> None:
+    stores = [open_store(where), open_store(where)]  # as two kernels would
     thread = new_thread()
     stores[0].create_thread(thread, SCOPE)
     errors: list[BaseException] = []
@@ -755,7 +783,7 @@ def test_many_threads_and_two_stores_writing_at_once_lose_nothing(
 
 
 # -- listing, previews and search -----------------------------------------------------------
-def _thread_with(store: ThreadStore, title: str, *texts: str, scope: Any = SCOPE) -> str:
+def _thread_with(store: Store, title: str, *texts: str, scope: Any = SCOPE) -> str:
     thread = new_thread(title)
     store.create_thread(thread, scope)
     for i, value in enumerate(texts):
@@ -764,8 +792,8 @@ def _thread_with(store: ThreadStore, title: str, *texts: str, scope: Any = SCOPE
     return thread["id"]
 
 
-def test_the_listing_shows_the_last_text_on_one_line_bounded(tmp_path: pathlib.Path) -> None:
-    store = ThreadStore(tmp_path / "t.sqlite3")
+def test_the_listing_shows_the_last_text_on_one_line_bounded(where: str) -> None:
+    store = open_store(where)
     long = "word " * 100
     short = _thread_with(store, "Short", "How are\n  you?", "**Fine**,\n`thanks`.")
     tool_step = _thread_with(store, "Tool step", "Who is user 2?", "Ada Lovelace.")
@@ -774,11 +802,14 @@ def test_the_listing_shows_the_last_text_on_one_line_bounded(tmp_path: pathlib.P
     store.save_message(step)
     bounded = _thread_with(store, "Long", long)
     empty = _thread_with(store, "Empty")
-    statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
+    if isinstance(store, ThreadStore):
+        statements: list[str] = []
+        assert store._db is not None
+        store._db.set_trace_callback(statements.append)
+        store.threads(SCOPE)
+        store._db.set_trace_callback(None)
+        assert len(statements) == 1  # one query, whatever the number of threads and messages
     listed = {t["id"]: t for t in store.threads(SCOPE)}
-    store._db.set_trace_callback(None)
-    assert len(statements) == 1  # one query, whatever the number of threads and messages
 
     assert listed[short]["preview"] == "Fine, thanks."
     assert listed[tool_step]["preview"] == "Ada Lovelace."
@@ -791,10 +822,8 @@ def test_the_listing_shows_the_last_text_on_one_line_bounded(tmp_path: pathlib.P
         assert set(thread) == {"id", "object", "title", "created_at", "updated_at", "preview"}
 
 
-def test_search_finds_titles_and_text_ignoring_case_most_recent_first(
-    tmp_path: pathlib.Path,
-) -> None:
-    store = ThreadStore(tmp_path / "t.sqlite3")
+def test_search_finds_titles_and_text_ignoring_case_most_recent_first(where: str) -> None:
+    store = open_store(where)
     titled = _thread_with(store, "Revenue by REGION", "Plot it.")
     texted = _thread_with(store, "Sales", "Which region grew most?", "The north region.")
     accented = _thread_with(store, "Schools", "Où est l'ÉCOLE ?")
@@ -813,8 +842,8 @@ def test_search_finds_titles_and_text_ignoring_case_most_recent_first(
     assert store.search(SCOPE, "%") == [] and store.search(SCOPE, "_") == []
 
 
-def test_search_returns_the_most_recent_matches_only(tmp_path: pathlib.Path) -> None:
-    store = ThreadStore(tmp_path / "t.sqlite3")
+def test_search_returns_the_most_recent_matches_only(where: str) -> None:
+    store = open_store(where)
     ids = [_thread_with(store, f"Chat {i}", "same words") for i in range(MAX_SEARCH_RESULTS + 5)]
     hits = store.search(SCOPE, "SAME")
     assert [hit.thread["id"] for hit in hits] == ids[::-1][:MAX_SEARCH_RESULTS]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import pathlib
 from types import SimpleNamespace
 from typing import Any
 
@@ -106,8 +105,8 @@ def test_rename_and_delete(scripted: Any) -> None:
     assert len(copilot.threads) == 1
 
 
-def test_threads_survive_in_the_store(scripted: Any, tmp_path: pathlib.Path) -> None:
-    store = tmp_path / "s.sqlite3"
+def test_threads_survive_in_the_store(scripted: Any, where: str) -> None:
+    store = where
     copilot, _ = scripted([text("a"), text("b")], store=store)
     copilot.send("one")
     copilot.new_thread()
@@ -118,8 +117,8 @@ def test_threads_survive_in_the_store(scripted: Any, tmp_path: pathlib.Path) -> 
     assert again.thread["title"] == "Second"  # the most recent thread opens
 
 
-def test_an_empty_new_thread_is_not_saved(scripted: Any, tmp_path: pathlib.Path) -> None:
-    store = tmp_path / "s.sqlite3"
+def test_an_empty_new_thread_is_not_saved(scripted: Any, where: str) -> None:
+    store = where
     copilot, _ = scripted([text("a")], store=store)
     copilot.send("kept")
     copilot.new_thread()
@@ -148,9 +147,9 @@ def in_notebook(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
 
 
 def test_each_notebook_has_its_own_threads_by_default(
-    scripted: Any, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    scripted: Any, where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = tmp_path / "s.sqlite3"
+    store = where
     in_notebook(monkeypatch, "/home/ada/sales.ipynb")
     first, _ = scripted([text("About sales.")], store=store)
     assert first.app_id == "/home/ada/sales.ipynb"
@@ -173,9 +172,9 @@ def test_each_notebook_has_its_own_threads_by_default(
 
 
 def test_an_explicit_app_id_shares_threads_between_notebooks(
-    scripted: Any, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    scripted: Any, where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = tmp_path / "s.sqlite3"
+    store = where
     in_notebook(monkeypatch, "/home/ada/one.ipynb")
     first, _ = scripted([text("Shared answer.")], store=store, app_id="shared")
     first.send("shared question")
@@ -292,8 +291,8 @@ def test_a_bad_query_is_refused(query: Any, message: str) -> None:
         copilot.search_threads(query)
 
 
-def test_search_sees_only_this_copilots_scope(scripted: Any, tmp_path: pathlib.Path) -> None:
-    store = tmp_path / "s.sqlite3"
+def test_search_sees_only_this_copilots_scope(scripted: Any, where: str) -> None:
+    store = where
     three_topics(scripted, store=store, user_id="ada")
     theirs = Copilot(api_key="k", store=store, user_id="grace")
     assert theirs.search_threads("revenue") == []
