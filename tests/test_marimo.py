@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from marimo_server import marimo_server
+from servers import marimo_server
 from websockets.sync.client import ClientConnection, connect
 
 from copilot_widget.testing import ScriptedServer, text

@@ -7,8 +7,8 @@ import pathlib
 import textwrap
 
 import pytest
-from marimo_server import marimo_server
 from playwright.sync_api import Page, expect
+from servers import marimo_server
 
 from copilot_widget.testing import ScriptedServer, text
 
