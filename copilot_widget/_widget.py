@@ -170,6 +170,7 @@ class Copilot(
             (o.app_id, o.user_id or "", o.company_id or ""),
             post=self._home.post,
             on_failure=self._store_failed,
+            on_recovery=self._store_recovered,
             current=lambda: (cast(Any, self.thread), list(self.messages)),
         )
         self._open_thread(o.thread_id)
@@ -463,6 +464,12 @@ class Copilot(
     def _store_failed(self, warning: str) -> None:
         self.store_warning = warning
         self._report_error(InvalidOptionsError(warning))
+
+    def _store_recovered(self) -> None:
+        """The store answers again and has what it missed: the chat no longer says otherwise."""
+        warning, self.store_warning = self.store_warning, None
+        if self.error is not None and self.error.get("message") == warning:
+            self.error = None
 
     # -- closing ------------------------------------------------------------------------
     def close(self) -> None:

@@ -256,6 +256,8 @@ async def test_a_server_restart_in_the_middle_of_a_run_loses_nothing(
         lambda: texts(url, thread_id) == ["tell me a story", "".join(words)],
         message="the whole answer in the store",
     )
+    # ... and the chat no longer says the conversation is not saved.
+    await wait_until_async(lambda: copilot.store_warning is None, message="the warning gone")
     follow_up = copilot.send("and then?")
     await follow_up
     assert follow_up.status == "completed"
@@ -293,6 +295,8 @@ def test_writes_while_the_server_is_down_are_saved_once_it_is_back(
         lambda: texts(url, thread_id) == ["first", "one", "second", "two"],
         message="the messages written while it was down",
     )
+    wait_until(lambda: copilot.store_warning is None, message="the warning gone")
+    assert copilot.error is None  # the banner that said so went with it
     assert copilot.send("third").status == "completed"
     copilot.close()
     assert texts(url, thread_id) == ["first", "one", "second", "two", "third", "three"]
