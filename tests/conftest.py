@@ -8,10 +8,11 @@ from typing import Any
 
 import openai
 import pytest
-from postgres import PostgresServer, binaries
 
 from copilot_widget import Copilot
 from copilot_widget.testing import ScriptedServer
+
+from postgres import PostgresServer, binaries
 
 
 @pytest.fixture(autouse=True)

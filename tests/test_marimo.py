@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from servers import marimo_server
 from websockets.sync.client import ClientConnection, connect
 
 from copilot_widget.testing import ScriptedServer, text
+
+from servers import marimo_server
 
 NOTEBOOK = """
 import marimo

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from postgres import PostgresServer, binaries
 
 from copilot_widget import Copilot, InvalidOptionsError
 from copilot_widget._messages import new_message, new_thread, text_of
@@ -23,6 +22,7 @@ from copilot_widget._store import RunOwner, StoreError, StoreUnavailable
 from copilot_widget._threads import REMOTE_CLAIM_SECONDS, _is_live, open_store
 from copilot_widget.testing import text
 
+from postgres import PostgresServer, binaries
 from waiting import wait_until, wait_until_async
 
 psycopg = pytest.importorskip("psycopg")

@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 from playwright.sync_api import Page, expect
-from servers import marimo_server
 
 from copilot_widget.testing import ScriptedServer, text
 
 from .harness import ask
+from servers import marimo_server
 
 pytestmark = pytest.mark.browser
 

@@ -8,9 +8,9 @@ import pathlib
 import nbformat
 import pytest
 from playwright.sync_api import Page, expect
-from servers import voila_server
 
 from .harness import ask
+from servers import voila_server
 
 pytestmark = pytest.mark.browser
 
