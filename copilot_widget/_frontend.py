@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import ipywidgets
 
 from ._errors import CopilotError, InternalError
-from ._protocol import ANSWERED, REQUEST_KINDS, parse_request, reply, request_id_of
+from ._protocol import (
+    ANSWERED,
+    REQUEST_KINDS,
+    MessagesUpdate,
+    parse_request,
+    reply,
+    request_id_of,
+)
 
 if TYPE_CHECKING:
     from ._events import Events
@@ -66,6 +73,34 @@ def handle_request(copilot: Any, content: Any) -> None:
         copilot._report_error(error)  # no request id to answer: say it in the banner
 
 
+def messages_update(old: Any, new: Any) -> MessagesUpdate | None:
+    """What the chat needs to turn `old` into `new`: the messages removed, replaced and appended
+    (O(1) for a message that completes or changes), or the whole list when the thread changed.
+    An unchanged message is the same object, so most comparisons are by identity."""
+    old, new = list(old or []), list(new or [])
+    update: MessagesUpdate = {"kind": "messages"}
+    before = {m["id"]: m for m in old}
+    kept = [m for m in new if m["id"] in before]
+    # The kept messages come first, in their old order; the rest is appended. Anything else
+    # (another thread, a reordering) is sent whole.
+    ids = [m["id"] for m in kept]
+    still = set(ids)
+    in_order = ids == [m["id"] for m in old if m["id"] in still]
+    if not in_order or [m["id"] for m in new[: len(kept)]] != ids or (old and new and not kept):
+        update["reset"] = new
+        return update
+    removed = [m["id"] for m in old if m["id"] not in still]
+    replaced = [m for m in kept if m is not before[m["id"]] and m != before[m["id"]]]
+    appended = new[len(kept) :]
+    if removed:
+        update["remove"] = removed
+    if replaced:
+        update["replace"] = replaced
+    if appended:
+        update["append"] = appended
+    return update if len(update) > 1 else None
+
+
 def known(content: Any) -> bool:
     return isinstance(content, dict) and content.get("kind") in REQUEST_KINDS
 
@@ -91,6 +126,21 @@ class FrontEndAPI:
         logger.warning("Refused a write to %s from the page", ", ".join(map(repr, sync_data)))
         if names:
             self.send_state(names)
+
+    # -- messages: the whole thread once, then only what changed ---------------------------
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        # A view gets the whole thread with the widget's state (when it opens, or reloads);
+        # after that a change of `messages` goes out as the difference (see notify_change).
+        if key == "messages":
+            return False
+        return cast(bool, super()._should_send_property(key, value))  # type: ignore[misc]
+
+    def notify_change(self, change: Any) -> None:
+        if change["name"] == "messages" and self.comm is not None:
+            update = messages_update(change["old"], change["new"])
+            if update is not None:
+                self._to_front_end(dict(update))
+        super().notify_change(change)  # type: ignore[misc]
 
     def _on_front_end_message(self, _: Any, content: Any, buffers: Any) -> None:
         # Comm messages may arrive on any kernel thread: the request runs on the engine's loop.

@@ -237,7 +237,19 @@ class DeltaMessage(TypedDict):
     tool_calls: NotRequired[list[ToolCallDelta]]
 
 
-KernelMessage = Reply | DraftMessage | DeltaMessage
+class MessagesUpdate(TypedDict):
+    """A change of the thread's messages: applied in this order, `reset` (the whole list: another
+    thread), `remove` (ids), `replace` (messages, by id), `append`. A view gets the whole list
+    with the widget's state; after that only these."""
+
+    kind: Literal["messages"]
+    reset: NotRequired[list[Message]]
+    remove: NotRequired[list[str]]
+    replace: NotRequired[list[Message]]
+    append: NotRequired[list[Message]]
+
+
+KernelMessage = Reply | DraftMessage | DeltaMessage | MessagesUpdate
 
 # -- reading requests, writing replies -----------------------------------------------------
 

@@ -462,3 +462,29 @@ describe("calls and the outputs they changed", () => {
     expect(other.dataset.highlighted).toBeUndefined();
   });
 });
+
+describe("only what changed in the thread comes from the kernel", () => {
+  it("appends, replaces and removes messages, and resets on another thread", async () => {
+    const first = message("user", "first");
+    const model = new FakeModel({ messages: [first] });
+    const el = await view(model);
+    const texts = () =>
+      [...el.querySelectorAll('[data-testid="message"] .cw-message-body')].map((b) => b.textContent?.trim());
+    const answer = message("assistant", "the answer");
+    model.receive({ kind: "messages", append: [answer] });
+    await nextFrame();
+    expect(texts()).toEqual(["first", "the answer"]);
+    model.receive({
+      kind: "messages",
+      replace: [{ ...answer, content: [{ type: "text", text: { value: "better", annotations: [] } }] }],
+    });
+    await nextFrame();
+    expect(texts()).toEqual(["first", "better"]);
+    model.receive({ kind: "messages", remove: [answer.id], append: [message("user", "second")] });
+    await nextFrame();
+    expect(texts()).toEqual(["first", "second"]);
+    model.receive({ kind: "messages", reset: [message("user", "another thread")] });
+    await nextFrame();
+    expect(texts()).toEqual(["another thread"]);
+  });
+});

@@ -203,7 +203,33 @@ export interface DeltaMessage {
   tool_calls?: ToolCallDelta[];
 }
 
-export type KernelMessage = Reply | DraftMessage | DeltaMessage;
+/** A change of the thread's messages, applied in this order: `reset` (the whole list: another
+ * thread), `remove` (ids), `replace` (messages, by id), `append`. A view gets the whole list with
+ * the widget's state; after that only these. */
+export interface MessagesUpdate {
+  kind: "messages";
+  reset?: Message[];
+  remove?: string[];
+  replace?: Message[];
+  append?: Message[];
+}
+
+export type KernelMessage = Reply | DraftMessage | DeltaMessage | MessagesUpdate;
+
+/** `messages` with `update` applied. */
+export function applyMessagesUpdate(messages: readonly Message[], update: MessagesUpdate): Message[] {
+  let next = update.reset ?? [...messages];
+  if (update.remove?.length) {
+    const gone = new Set(update.remove);
+    next = next.filter((m) => !gone.has(m.id));
+  }
+  if (update.replace?.length) {
+    const replaced = new Map(update.replace.map((m) => [m.id, m]));
+    next = next.map((m) => replaced.get(m.id) ?? m);
+  }
+  if (update.append?.length) next = [...next, ...update.append];
+  return next;
+}
 
 /** How the UI asks the kernel for something: resolves with the kernel's reply, exactly once. */
 export type Requester = (body: RequestBody) => Promise<Reply>;
@@ -293,6 +319,7 @@ export interface KernelHandlers {
   reply(message: Reply): void;
   draft(message: DraftMessage): void;
   delta(message: DeltaMessage): void;
+  messages(message: MessagesUpdate): void;
 }
 
 /** The one `msg:custom` subscription of a model: routes each kernel message by its kind (others
@@ -303,6 +330,7 @@ export function onKernelMessage(model: AnyModel<Model>, handlers: KernelHandlers
     if (message.kind === "reply") handlers.reply(message);
     else if (message.kind === "draft") handlers.draft(message);
     else if (message.kind === "delta") handlers.delta(message);
+    else if (message.kind === "messages") handlers.messages(message);
   };
   model.on("msg:custom", listener);
   return () => model.off("msg:custom", listener);

@@ -7,7 +7,7 @@ import { ChatHeight, HeightMemory, learnModelId } from "./layout";
 import { ThreadUsage } from "./message-actions";
 import { MessageList } from "./messages";
 import { ErrorBanner, Header, SetupCard, Suggestions } from "./panels";
-import { onKernelMessage, RequestClient } from "./protocol";
+import { applyMessagesUpdate, onKernelMessage, RequestClient } from "./protocol";
 import { ThreadControls } from "./threads";
 import type { ActionSpec, Model } from "./types";
 
@@ -28,6 +28,9 @@ function connect(model: AnyModel<Model>): Connection {
     reply: (message) => client.receive(message),
     draft: drafts.receive,
     delta: drafts.receive,
+    // Only what changed: the page's copy of the thread is updated here, for every view (the
+    // page never sends it back: nothing saves it).
+    messages: (update) => model.set("messages", applyMessagesUpdate(model.get("messages") ?? [], update)),
   });
   return {
     drafts: drafts.store,

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from copilot_widget import Copilot, InvalidOptionsError
-from copilot_widget._messages import text_of
+from copilot_widget._messages import new_message, text_of
 from copilot_widget.testing import text
 
 from waiting import wait_until_async
@@ -229,10 +229,35 @@ async def test_tokens_travel_as_batched_deltas_not_message_resyncs(scripted: Any
     deltas = wire.custom("delta")
     assert "".join(d.get("text", "") for d in deltas) == "".join(pieces)
     assert 1 < len(deltas) < len(pieces)  # batched, yet streamed
-    # `messages` is synced at message boundaries only: the user's and the assistant's.
-    assert len(wire.updates("messages")) == 2
+    # The thread changes at message boundaries only, and goes out as what changed: the user's
+    # message appended, then the answer; never the whole list.
+    assert wire.updates("messages") == []
+    appended = [u["append"] for u in wire.custom("messages")]
+    assert [[m["role"] for m in a] for a in appended] == [["user"], ["assistant"]]
+    assert all(set(u) <= {"kind", "append", "replace"} for u in wire.custom("messages"))
     drafts = [d for d in wire.custom("draft") if d["message"]]
     assert drafts and all(d["message"]["status"] == "in_progress" for d in drafts)
+
+
+async def test_each_message_sends_what_changed_whatever_the_threads_length(
+    scripted: Any,
+) -> None:
+    """O(1) per message: the bytes a completed message sends do not grow with the thread."""
+    sizes = []
+    for length in (10, 2_000):
+        copilot, _ = scripted([text("The answer.")], store=":memory:")
+        copilot.messages = [
+            new_message("user" if i % 2 == 0 else "assistant", copilot.thread["id"], None,
+                        f"message {i} " * 20, status="completed")
+            for i in range(length)
+        ]  # fmt: skip
+        wire = Wire(copilot)
+        await copilot.send("one more")
+        sizes.append(sum(len(json.dumps(m)) for m in wire.sent))
+        copilot.close()
+    assert sizes[1] < sizes[0] * 1.1, sizes
+    # A page that opens (or reloads) still gets the whole thread, with the state.
+    assert len(copilot.get_state()["messages"]) == 2_002
 
 
 async def test_a_view_opened_mid_run_catches_up(scripted: Any) -> None:

@@ -103,6 +103,7 @@ def test_each_request_has_the_same_fields_on_both_sides(kind: str) -> None:
         protocol.DraftMessage,
         protocol.DeltaMessage,
         protocol.ToolCallDelta,
+        protocol.MessagesUpdate,
     ],
 )
 def test_kernel_messages_have_the_same_fields_on_both_sides(cls: Any) -> None:
@@ -207,3 +208,27 @@ def test_the_chat_knows_the_name_of_the_tool_that_offers_buttons() -> None:
 
     source = (TYPES.parent / "buttons.ts").read_text()
     assert f'export const OFFER_BUTTONS_TOOL = "{TOOL_NAME}";' in source
+
+
+def test_a_change_of_the_thread_goes_out_as_what_changed() -> None:
+    from copilot_widget._frontend import messages_update
+    from copilot_widget._messages import new_message
+
+    a, b, c = (new_message("user", "t", None, text) for text in "abc")
+    assert messages_update([a, b], [a, b]) is None
+    assert messages_update([a], [a, b, c]) == {"kind": "messages", "append": [b, c]}
+    flagged = {**b, "is_undoable": True}
+    assert messages_update([a, b], [a, flagged]) == {"kind": "messages", "replace": [flagged]}
+    assert messages_update([a, b, c], [a]) == {"kind": "messages", "remove": [b["id"], c["id"]]}
+    # An edit: the edited question and what followed go, the new question comes.
+    assert messages_update([a, b, c], [a, c]) == {"kind": "messages", "remove": [b["id"]]}
+    d = new_message("user", "t", None, "d")
+    assert messages_update([a, b], [a, d]) == {
+        "kind": "messages",
+        "remove": [b["id"]],
+        "append": [d],
+    }
+    # Another thread, or another order: the whole list.
+    assert messages_update([a, b], [c]) == {"kind": "messages", "reset": [c]}
+    assert messages_update([a, b], [b, a]) == {"kind": "messages", "reset": [b, a]}
+    assert messages_update([a, b], []) == {"kind": "messages", "remove": [a["id"], b["id"]]}
