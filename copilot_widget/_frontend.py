@@ -13,7 +13,7 @@ from ._errors import CopilotError, InternalError
 from ._protocol import (
     ANSWERED,
     REQUEST_KINDS,
-    MessagesUpdate,
+    ListUpdate,
     parse_request,
     reply,
     request_id_of,
@@ -73,12 +73,16 @@ def handle_request(copilot: Any, content: Any) -> None:
         copilot._report_error(error)  # no request id to answer: say it in the banner
 
 
-def messages_update(old: Any, new: Any) -> MessagesUpdate | None:
-    """What the chat needs to turn `old` into `new`: the messages removed, replaced and appended
-    (O(1) for a message that completes or changes), or the whole list when the thread changed.
-    An unchanged message is the same object, so most comparisons are by identity."""
+#: Synced lists sent as what changed, by the kind of their update.
+SENT_AS_CHANGES = ("messages", "threads")
+
+
+def list_update(kind: str, old: Any, new: Any) -> ListUpdate | None:
+    """What the chat needs to turn the list `old` (of messages, or threads) into `new`: the items
+    removed, replaced and appended (O(1) for a message that completes or changes), or the whole
+    list when it is another one. An unchanged item is the same object (or an equal one)."""
     old, new = list(old or []), list(new or [])
-    update: MessagesUpdate = {"kind": "messages"}
+    update = cast(ListUpdate, {"kind": kind})
     before = {m["id"]: m for m in old}
     kept = [m for m in new if m["id"] in before]
     # The kept messages come first, in their old order; the rest is appended. Anything else
@@ -129,15 +133,16 @@ class FrontEndAPI:
 
     # -- messages: the whole thread once, then only what changed ---------------------------
     def _should_send_property(self, key: str, value: Any) -> bool:
-        # A view gets the whole thread with the widget's state (when it opens, or reloads);
-        # after that a change of `messages` goes out as the difference (see notify_change).
-        if key == "messages":
+        # A view gets the whole thread and thread list with the widget's state (when it opens,
+        # or reloads); after that a change goes out as the difference (see notify_change).
+        if key in SENT_AS_CHANGES:
             return False
         return cast(bool, super()._should_send_property(key, value))  # type: ignore[misc]
 
     def notify_change(self, change: Any) -> None:
-        if change["name"] == "messages" and self.comm is not None:
-            update = messages_update(change["old"], change["new"])
+        name = change["name"]
+        if name in SENT_AS_CHANGES and self.comm is not None:
+            update = list_update(name, change["old"], change["new"])
             if update is not None:
                 self._to_front_end(dict(update))
         super().notify_change(change)  # type: ignore[misc]

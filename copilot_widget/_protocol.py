@@ -249,7 +249,20 @@ class MessagesUpdate(TypedDict):
     append: NotRequired[list[Message]]
 
 
-KernelMessage = Reply | DraftMessage | DeltaMessage | MessagesUpdate
+class ThreadsUpdate(TypedDict):
+    """A change of the thread list (`threads`), like MessagesUpdate: a message changes the
+    current thread's date and preview, not the whole list."""
+
+    kind: Literal["threads"]
+    reset: NotRequired[list[dict[str, Any]]]
+    remove: NotRequired[list[str]]
+    replace: NotRequired[list[dict[str, Any]]]
+    append: NotRequired[list[dict[str, Any]]]
+
+
+ListUpdate = MessagesUpdate | ThreadsUpdate
+
+KernelMessage = Reply | DraftMessage | DeltaMessage | MessagesUpdate | ThreadsUpdate
 
 # -- reading requests, writing replies -----------------------------------------------------
 

@@ -4,7 +4,7 @@
 // The page sends requests; the kernel answers every request once with a `reply` (done, or
 // refused with a reason) and streams the draft with `draft` / `delta` messages.
 import type { AnyModel } from "@anywidget/types";
-import type { Message, Model } from "./types";
+import type { Message, Model, Thread } from "./types";
 
 // Requests, front end -> kernel. One interface per kind; `request_id` pairs it with its reply.
 
@@ -214,11 +214,24 @@ export interface MessagesUpdate {
   append?: Message[];
 }
 
-export type KernelMessage = Reply | DraftMessage | DeltaMessage | MessagesUpdate;
+/** A change of the thread list (`threads`), like MessagesUpdate: a message changes the current
+ * thread's date and preview, not the whole list. */
+export interface ThreadsUpdate {
+  kind: "threads";
+  reset?: Thread[];
+  remove?: string[];
+  replace?: Thread[];
+  append?: Thread[];
+}
 
-/** `messages` with `update` applied. */
-export function applyMessagesUpdate(messages: readonly Message[], update: MessagesUpdate): Message[] {
-  let next = update.reset ?? [...messages];
+export type KernelMessage = Reply | DraftMessage | DeltaMessage | MessagesUpdate | ThreadsUpdate;
+
+/** A list of messages or threads with `update` applied. */
+export function applyListUpdate<T extends { id: string }>(
+  items: readonly T[],
+  update: { reset?: T[]; remove?: string[]; replace?: T[]; append?: T[] },
+): T[] {
+  let next = update.reset ?? [...items];
   if (update.remove?.length) {
     const gone = new Set(update.remove);
     next = next.filter((m) => !gone.has(m.id));
@@ -320,6 +333,7 @@ export interface KernelHandlers {
   draft(message: DraftMessage): void;
   delta(message: DeltaMessage): void;
   messages(message: MessagesUpdate): void;
+  threads(message: ThreadsUpdate): void;
 }
 
 /** The one `msg:custom` subscription of a model: routes each kernel message by its kind (others
@@ -331,6 +345,7 @@ export function onKernelMessage(model: AnyModel<Model>, handlers: KernelHandlers
     else if (message.kind === "draft") handlers.draft(message);
     else if (message.kind === "delta") handlers.delta(message);
     else if (message.kind === "messages") handlers.messages(message);
+    else if (message.kind === "threads") handlers.threads(message);
   };
   model.on("msg:custom", listener);
   return () => model.off("msg:custom", listener);

@@ -7,7 +7,7 @@ import { ChatHeight, HeightMemory, learnModelId } from "./layout";
 import { ThreadUsage } from "./message-actions";
 import { MessageList } from "./messages";
 import { ErrorBanner, Header, SetupCard, Suggestions } from "./panels";
-import { applyMessagesUpdate, onKernelMessage, RequestClient } from "./protocol";
+import { applyListUpdate, onKernelMessage, RequestClient } from "./protocol";
 import { ThreadControls } from "./threads";
 import type { ActionSpec, Model } from "./types";
 
@@ -30,7 +30,8 @@ function connect(model: AnyModel<Model>): Connection {
     delta: drafts.receive,
     // Only what changed: the page's copy of the thread is updated here, for every view (the
     // page never sends it back: nothing saves it).
-    messages: (update) => model.set("messages", applyMessagesUpdate(model.get("messages") ?? [], update)),
+    messages: (update) => model.set("messages", applyListUpdate(model.get("messages") ?? [], update)),
+    threads: (update) => model.set("threads", applyListUpdate(model.get("threads") ?? [], update)),
   });
   return {
     drafts: drafts.store,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import time
 from typing import Any
 
@@ -258,6 +259,28 @@ async def test_each_message_sends_what_changed_whatever_the_threads_length(
     assert sizes[1] < sizes[0] * 1.1, sizes
     # A page that opens (or reloads) still gets the whole thread, with the state.
     assert len(copilot.get_state()["messages"]) == 2_002
+
+
+async def test_the_thread_list_goes_out_as_what_changed(
+    scripted: Any, tmp_path: pathlib.Path
+) -> None:
+    """A message changes the current thread's date and preview: one entry goes out, not the
+    list of every thread in the scope."""
+    store = str(tmp_path / "threads.sqlite3")
+    copilot, _ = scripted([text(f"answer {i}") for i in range(61)], store=store)
+    for i in range(60):
+        copilot.new_thread()
+        await copilot.send(f"question {i}")
+    assert len(copilot.threads) == 60
+    wire = Wire(copilot)
+    await copilot.send("one more")
+    assert wire.updates("threads") == []
+    changed = wire.custom("threads")
+    assert changed and all(set(u) == {"kind", "replace"} for u in changed)
+    assert all(len(u["replace"]) == 1 for u in changed)
+    assert changed[-1]["replace"][0]["preview"] == "answer 60"
+    assert copilot.threads[0]["preview"] == "answer 60"  # Python's list is the whole one
+    copilot.close()
 
 
 async def test_a_view_opened_mid_run_catches_up(scripted: Any) -> None:

@@ -104,6 +104,7 @@ def test_each_request_has_the_same_fields_on_both_sides(kind: str) -> None:
         protocol.DeltaMessage,
         protocol.ToolCallDelta,
         protocol.MessagesUpdate,
+        protocol.ThreadsUpdate,
     ],
 )
 def test_kernel_messages_have_the_same_fields_on_both_sides(cls: Any) -> None:
@@ -211,8 +212,11 @@ def test_the_chat_knows_the_name_of_the_tool_that_offers_buttons() -> None:
 
 
 def test_a_change_of_the_thread_goes_out_as_what_changed() -> None:
-    from copilot_widget._frontend import messages_update
+    from copilot_widget._frontend import list_update
     from copilot_widget._messages import new_message
+
+    def messages_update(old: Any, new: Any) -> Any:
+        return list_update("messages", old, new)
 
     a, b, c = (new_message("user", "t", None, text) for text in "abc")
     assert messages_update([a, b], [a, b]) is None
