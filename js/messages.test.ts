@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { all, FakeModel, message, mount, nextFrame, toolCall, unmountAll, view } from "./fake-model";
+import { all, FakeModel, get, message, mount, nextFrame, toolCall, unmountAll, view } from "./fake-model";
 import type { Message } from "./types";
 
 afterEach(async () => {
@@ -77,13 +77,33 @@ describe("messages", () => {
     const model = new FakeModel({ messages });
     const el = await view(model);
     const before = all(el, "message");
-    expect(before).toHaveLength(2000);
+    // The latest 300 are shown; earlier ones come as the user scrolls up.
+    expect(before).toHaveLength(300);
+    expect(before[0].dataset.messageId).toBe(messages[1700].id);
 
     model.set("messages", [...messages.map((m) => structuredClone(m)), message("user", "one more")]);
     const after = all(el, "message");
-    expect(after).toHaveLength(2001);
-    expect(after.slice(0, 2000).every((node, i) => node === before[i])).toBe(true);
-  }, 30_000); // jsdom is slow to build the first 2,000; a browser is not
+    expect(after).toHaveLength(301);
+    expect(after.slice(0, 300).every((node, i) => node === before[i])).toBe(true);
+  });
+
+  it("shows earlier messages of a long thread on demand, and the latest of another thread", async () => {
+    const messages: Message[] = [];
+    for (let i = 0; i < 700; i++) messages.push(message(i % 2 ? "assistant" : "user", `message ${i}`));
+    const model = new FakeModel({ messages });
+    const el = await view(model);
+    const earlier = get<HTMLButtonElement>(el, "earlier-messages");
+    expect(earlier.hidden).toBe(false);
+    earlier.click();
+    expect(all(el, "message")).toHaveLength(600);
+    earlier.click();
+    expect(all(el, "message")).toHaveLength(700);
+    expect(earlier.hidden).toBe(true);
+    const other = messages.map((m, i) => ({ ...m, id: `other_${i}`, thread_id: "thread_2" }));
+    model.set("messages", other);
+    expect(all(el, "message")).toHaveLength(300);
+    expect(earlier.hidden).toBe(false);
+  });
 
   it("keeps the order of the list when messages are removed or reordered", async () => {
     const [a, b, c] = [message("user", "a"), message("assistant", "b"), message("user", "c")];

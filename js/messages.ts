@@ -25,6 +25,9 @@ const STATUS_LABELS: Record<ToolCallStatus, string> = {
 // sees: the list opens at the bottom) get their markdown rendered right away; the others show
 // their text as plain text until idle time renders them, bottom-up. 50 fills a tall list.
 const EAGER_MARKDOWN = 50;
+// A long thread shows its latest messages first (a few screens' worth, so opening even 20,000
+// messages is quick), then this many more each time the user scrolls near the top.
+const WINDOW = 300;
 
 const INCOMPLETE_NOTES: Record<IncompleteReason, string> = {
   run_cancelled: "Stopped",
@@ -596,6 +599,11 @@ export class MessageList {
   #buttons: ButtonHost | null = null;
   #messageActions: MessageActionHost | null = null;
   #widgets: WidgetManager | null;
+  // A long thread shows its latest WINDOW messages, and more as the user scrolls up.
+  #window = WINDOW;
+  #threadId: string | null = null;
+  #messages: readonly Message[] = [];
+  #earlier = button("Show earlier messages", "earlier-messages", "cw-earlier", { hidden: true });
   // Follow new content only while the user is at the bottom (they may be reading above).
   #stickToBottom = true;
   #resizeObserver: ResizeObserver | null = null;
@@ -616,9 +624,11 @@ export class MessageList {
         tabindex: "0",
       },
       this.#empty,
+      this.#earlier,
       this.#thread,
       this.#working,
     );
+    this.#earlier.addEventListener("click", () => this.#showEarlier());
     if (approvals !== null) {
       this.#history = new HistoryControls(approvals.request, this.el);
       const list = this;
@@ -643,6 +653,9 @@ export class MessageList {
     this.el.addEventListener("scroll", () => {
       const { scrollHeight, scrollTop, clientHeight } = this.el;
       this.#stickToBottom = scrollHeight - scrollTop - clientHeight < 32;
+      // Near the top of what is shown: show earlier messages (the browser keeps the messages
+      // in view where they are as they come in above).
+      if (scrollTop < clientHeight && !this.#earlier.hidden) this.#showEarlier();
     });
     // The list is laid out only once the host attaches the view (and again when the user
     // resizes the widget), and messages grow after they are added (off-screen ones count as
@@ -657,11 +670,24 @@ export class MessageList {
   /** Renders `messages`: unchanged messages keep their element, changed ones update in place,
    * new ones are created, removed ones (undo, thread switch) go. */
   setMessages(messages: readonly Message[]): void {
+    // Another thread starts with its latest messages shown again.
+    const threadId = messages[0]?.thread_id ?? null;
+    if (threadId !== this.#threadId) {
+      this.#threadId = threadId;
+      this.#window = WINDOW;
+    } else if (messages.length > this.#messages.length) {
+      // New messages come in below: the ones shown above them stay.
+      this.#window += messages.length - this.#messages.length;
+    }
+    this.#messages = messages;
+    const start = Math.max(0, messages.length - this.#window);
+    this.#earlier.hidden = start === 0;
     const seen = new Set<string>();
     const deferBefore = messages.length - EAGER_MARKDOWN;
     const queue: MessageView[] = [];
     let previous: Element | null = null;
-    for (const [index, message] of messages.entries()) {
+    for (let index = start; index < messages.length; index++) {
+      const message = messages[index];
       seen.add(message.id);
       // Stringifying is cheap next to the DOM work it saves, and catches any change.
       const key = JSON.stringify(message);
@@ -697,7 +723,8 @@ export class MessageList {
     const lastUser = messages.map((m) => m.role).lastIndexOf("user");
     const runs = runUsage(messages);
     const firstLeftOut = messages.findIndex((m) => (m.left_out ?? 0) > 0);
-    for (const [index, message] of messages.entries()) {
+    for (let index = start; index < messages.length; index++) {
+      const message = messages[index];
       const entry = this.#rendered.get(message.id);
       if (entry === undefined) continue;
       entry.view.buttonsStale = index < lastUser;
@@ -721,6 +748,12 @@ export class MessageList {
       this.#refreshButtons();
     }
     this.#refresh();
+  }
+
+  #showEarlier(): void {
+    if (this.#earlier.hidden) return;
+    this.#window += WINDOW;
+    this.setMessages(this.#messages);
   }
 
   #scheduleMarkdown(): void {
