@@ -752,8 +752,13 @@ export class MessageList {
 
   #showEarlier(): void {
     if (this.#earlier.hidden) return;
+    // The message at the top stays where the user sees it (the browser does not anchor the
+    // scroll position when it is at the very top).
+    const anchor = this.#thread.firstElementChild;
+    const before = anchor?.getBoundingClientRect().top ?? 0;
     this.#window += WINDOW;
     this.setMessages(this.#messages);
+    if (anchor?.isConnected) this.el.scrollTop += anchor.getBoundingClientRect().top - before;
   }
 
   #scheduleMarkdown(): void {
