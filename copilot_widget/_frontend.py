@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import ipywidgets
 
-from ._errors import CopilotError, InternalError
+from ._errors import CopilotError, InternalError, InvalidOptionsError, quote
 from ._protocol import (
     ANSWERED,
+    RECENT,
     REQUEST_KINDS,
     ListUpdate,
     parse_request,
@@ -42,6 +43,7 @@ HANDLERS: dict[str, Handler] = {
     "regenerate": lambda c, r: c.regenerate(),
     "edit_message": lambda c, r: c.edit_message(r["message_id"], r["text"]),
     "feedback": lambda c, r: c.feedback(r["message_id"], r["rating"] or None, r.get("comment")),
+    "load_messages": lambda c, r: c._load_messages(r["before"]),
     "new_thread": lambda c, r: c.new_thread(),
     "select_thread": lambda c, r: c.select_thread(r["thread_id"]),
     "rename_thread": lambda c, r: c.rename_thread(r["thread_id"], r["title"]),
@@ -75,6 +77,11 @@ def handle_request(copilot: Any, content: Any) -> None:
 
 #: Synced lists sent as what changed, by the kind of their update.
 SENT_AS_CHANGES = ("messages", "threads")
+
+
+def recent_messages(messages: Any, _widget: Any = None) -> list[Any]:
+    """What a view gets of the thread with the widget's state: its latest messages."""
+    return list(messages[-RECENT:])
 
 
 def list_update(kind: str, old: Any, new: Any) -> ListUpdate | None:
@@ -144,8 +151,18 @@ class FrontEndAPI:
         if name in SENT_AS_CHANGES and self.comm is not None:
             update = list_update(name, change["old"], change["new"])
             if update is not None:
+                if "reset" in update and name == "messages":  # another thread: its latest
+                    cast(Any, update)["reset"] = recent_messages(update["reset"])
                 self._to_front_end(dict(update))
         super().notify_change(change)  # type: ignore[misc]
+
+    def _load_messages(self, before: str) -> dict[str, Any]:
+        """Earlier messages of the selected thread, for a chat scrolled to its first ones."""
+        messages: list[Any] = cast(Any, self).messages
+        index = next((i for i, m in enumerate(messages) if m["id"] == before), None)
+        if index is None:
+            raise InvalidOptionsError(f"No message {quote(before)} in this thread.")
+        return {"messages": messages[max(0, index - RECENT) : index]}
 
     def _on_front_end_message(self, _: Any, content: Any, buffers: Any) -> None:
         # Comm messages may arrive on any kernel thread: the request runs on the engine's loop.

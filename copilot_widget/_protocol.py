@@ -114,6 +114,15 @@ class FeedbackRequest(TypedDict):
     comment: NotRequired[str]
 
 
+class LoadMessagesRequest(TypedDict):
+    """The messages of the selected thread just before `before` (at most RECENT of them); the
+    reply's `result` is `{"messages": [...]}`, oldest first (empty: none before)."""
+
+    kind: Literal["load_messages"]
+    request_id: NotRequired[str]
+    before: str
+
+
 class NewThreadRequest(TypedDict):
     kind: Literal["new_thread"]
     request_id: NotRequired[str]
@@ -171,6 +180,7 @@ Request = (
     | RegenerateRequest
     | EditMessageRequest
     | FeedbackRequest
+    | LoadMessagesRequest
     | NewThreadRequest
     | SelectThreadRequest
     | RenameThreadRequest
@@ -211,7 +221,10 @@ class Reply(TypedDict):
 
 
 #: The request kinds whose reply carries the handler's return value as `result`.
-ANSWERED = frozenset({"export_thread", "search_threads"})
+ANSWERED = frozenset({"export_thread", "search_threads", "load_messages"})
+
+#: The latest messages of a thread that a view gets at once; earlier ones on request.
+RECENT = 300
 
 
 class DraftMessage(TypedDict):

@@ -34,7 +34,7 @@ from ._errors import (
     quote,
 )
 from ._events import Callback, Events
-from ._frontend import FrontEndAPI
+from ._frontend import FrontEndAPI, recent_messages
 from ._loop import Home, running_loop
 from ._marimo import follow_in_marimo
 from ._message_api import MessageAPI
@@ -108,8 +108,11 @@ class Copilot(
     """The threads in scope."""
     status = traitlets.Unicode("idle").tag(sync=True)
     """`idle`, `working`, `cancelling` or `requires_action`."""
-    messages: traitlets.List[Message] = traitlets.List().tag(sync=True)
-    """The selected thread's messages; updated at message boundaries, never per token."""
+    messages: traitlets.List[Message] = traitlets.List().tag(sync=True, to_json=recent_messages)
+    """The selected thread's messages; updated at message boundaries, never per token. The chat
+    gets the latest ones, then what changes, and earlier ones as the user scrolls up."""
+    message_count = traitlets.Int(0).tag(sync=True)
+    """How many messages the selected thread has (the chat may have only the latest)."""
     is_ready = traitlets.Bool(False).tag(sync=True)
     """True once a view is connected and the copilot can take prompts."""
     error: traitlets.Dict[str, Any] | None = traitlets.Dict(
@@ -181,6 +184,8 @@ class Copilot(
         for name, fn in (o.actions or {}).items():
             self.action(fn, name=name)
         self.on_msg(self._on_front_end_message)
+        self.observe(self._count_messages, names="messages")
+        self.message_count = len(self.messages)
         follow_in_marimo(self)  # in marimo, cells reading mo.ui.anywidget(copilot).value re-run
 
     # -- context ------------------------------------------------------------------------
@@ -438,6 +443,9 @@ class Copilot(
         else:
             self._events.emit("message.completed", dict(message))
         self._events.emit("messages.changed", {"messages": list(self.messages)})
+
+    def _count_messages(self, change: Any) -> None:
+        self.message_count = len(change["new"])
 
     # -- events -------------------------------------------------------------------------
     def on(self, type: str, callback: Callback) -> None:

@@ -24,6 +24,7 @@ export class FakeModel implements AnyModel<Model> {
       threads: [],
       status: "idle",
       messages: [],
+      message_count: state.messages?.length ?? 0,
       is_ready: true,
       error: null,
       suggestions: [],

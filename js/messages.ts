@@ -604,6 +604,10 @@ export class MessageList {
   #threadId: string | null = null;
   #messages: readonly Message[] = [];
   #earlier = button("Show earlier messages", "earlier-messages", "cw-earlier", { hidden: true });
+  #inKernel = false;
+  #load: (() => Promise<void>) | null = null;
+  #loading = false;
+  #anchor: { el: Element; top: number } | null = null;
   // Follow new content only while the user is at the bottom (they may be reading above).
   #stickToBottom = true;
   #resizeObserver: ResizeObserver | null = null;
@@ -681,7 +685,7 @@ export class MessageList {
     }
     this.#messages = messages;
     const start = Math.max(0, messages.length - this.#window);
-    this.#earlier.hidden = start === 0;
+    this.#earlier.hidden = start === 0 && !this.#inKernel;
     const seen = new Set<string>();
     const deferBefore = messages.length - EAGER_MARKDOWN;
     const queue: MessageView[] = [];
@@ -747,18 +751,48 @@ export class MessageList {
       this.#buttons.sending = false;
       this.#refreshButtons();
     }
+    this.#keepAnchor();
     this.#refresh();
   }
 
+  /** Whether the kernel has earlier messages than the chat has (a long thread). */
+  set earlierInKernel(earlier: boolean) {
+    this.#inKernel = earlier;
+    this.#earlier.hidden = earlier ? false : this.#messages.length <= this.#window;
+  }
+
+  /** `load`: asks the kernel for the messages before the first the chat has; they come in
+   * through `messages`. */
+  set loadEarlier(load: (() => Promise<void>) | null) {
+    this.#load = load;
+  }
+
   #showEarlier(): void {
-    if (this.#earlier.hidden) return;
+    if (this.#earlier.hidden || this.#loading) return;
     // The message at the top stays where the user sees it (the browser does not anchor the
     // scroll position when it is at the very top).
     const anchor = this.#thread.firstElementChild;
-    const before = anchor?.getBoundingClientRect().top ?? 0;
-    this.#window += WINDOW;
-    this.setMessages(this.#messages);
-    if (anchor?.isConnected) this.el.scrollTop += anchor.getBoundingClientRect().top - before;
+    this.#anchor = anchor === null ? null : { el: anchor, top: anchor.getBoundingClientRect().top };
+    if (this.#messages.length > this.#window) {
+      this.#window += WINDOW;
+      this.setMessages(this.#messages);
+      return;
+    }
+    // All the chat has is shown: the kernel has the earlier ones; they come in through
+    // setMessages, which keeps the anchor.
+    if (this.#load === null || !this.#inKernel) return;
+    this.#loading = true;
+    void this.#load().finally(() => {
+      this.#loading = false;
+    });
+  }
+
+  /** Keeps the message the user was reading in place after earlier ones came in above. */
+  #keepAnchor(): void {
+    const anchor = this.#anchor;
+    if (anchor === null || !anchor.el.isConnected) return;
+    this.el.scrollTop += anchor.el.getBoundingClientRect().top - anchor.top;
+    this.#anchor = null;
   }
 
   #scheduleMarkdown(): void {

@@ -95,6 +95,14 @@ export interface FeedbackRequest {
   comment?: string;
 }
 
+/** The messages of the selected thread just before `before` (at most 300); the reply's `result`
+ * is `{ messages: Message[] }`, oldest first (empty: none before). */
+export interface LoadMessagesRequest {
+  kind: "load_messages";
+  request_id: string;
+  before: string;
+}
+
 export interface NewThreadRequest {
   kind: "new_thread";
   request_id: string;
@@ -150,6 +158,7 @@ export type Request =
   | RegenerateRequest
   | EditMessageRequest
   | FeedbackRequest
+  | LoadMessagesRequest
   | NewThreadRequest
   | SelectThreadRequest
   | RenameThreadRequest

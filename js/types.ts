@@ -188,7 +188,10 @@ export interface Model {
   thread: Thread;
   threads: Thread[];
   status: Status;
+  /** The latest messages of the selected thread (earlier ones on request: load_messages). */
   messages: Message[];
+  /** How many messages the selected thread has. */
+  message_count: number;
   is_ready: boolean;
   error: CopilotError | null;
   suggestions: string[];

@@ -9,7 +9,7 @@ import { MessageList } from "./messages";
 import { ErrorBanner, Header, SetupCard, Suggestions } from "./panels";
 import { applyListUpdate, onKernelMessage, RequestClient } from "./protocol";
 import { ThreadControls } from "./threads";
-import type { ActionSpec, Model } from "./types";
+import type { ActionSpec, Message, Model } from "./types";
 
 /** What every view of a model shares: the draft and the pending requests. */
 interface Connection {
@@ -208,8 +208,20 @@ function renderView(
     frame ??= requestAnimationFrame(drawDraft);
   };
 
+  // A long thread: the kernel sends its latest messages, and earlier ones when asked.
+  list.loadEarlier = async () => {
+    const first = (model.get("messages") ?? [])[0];
+    if (first === undefined) return;
+    const reply = await request({ kind: "load_messages", before: first.id });
+    const earlier = (reply.result as { messages?: Message[] } | undefined)?.messages ?? [];
+    const now = model.get("messages") ?? [];
+    // Still the same thread, starting where it did: the earlier ones go before.
+    if (reply.ok && now[0]?.id === first.id && earlier.length > 0)
+      model.set("messages", [...earlier, ...now]);
+  };
   const updateMessages = () => {
     const messages = model.get("messages") ?? [];
+    list.earlierInKernel = (model.get("message_count") ?? 0) > messages.length;
     // A finished draft leaves the DOM in the same task its message enters it, so the
     // message is never shown twice (not even for a frame).
     store.dropIfFinished(messages);
@@ -247,6 +259,7 @@ function renderView(
     ["change:error", updateError],
     ["change:error", updateControls],
     ["change:messages", updateMessages],
+    ["change:message_count", updateMessages],
     ["change:status", updateControls],
     ["change:is_ready", updateControls],
     ["change:needs_setup", updateControls],

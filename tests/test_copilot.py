@@ -255,10 +255,23 @@ async def test_each_message_sends_what_changed_whatever_the_threads_length(
         wire = Wire(copilot)
         await copilot.send("one more")
         sizes.append(sum(len(json.dumps(m)) for m in wire.sent))
-        copilot.close()
+        if length == 10:
+            copilot.close()
     assert sizes[1] < sizes[0] * 1.1, sizes
-    # A page that opens (or reloads) still gets the whole thread, with the state.
-    assert len(copilot.get_state()["messages"]) == 2_002
+    # A page that opens (or reloads) gets the latest messages with the state, and the count.
+    state = copilot.get_state()
+    assert len(state["messages"]) == 300 and state["message_count"] == 2_002
+    assert state["messages"][-1] == copilot.messages[-1]
+    # Earlier ones when it asks, 300 at a time, before its first.
+    replies: list[dict[str, Any]] = []
+    copilot._to_front_end = replies.append  # type: ignore[method-assign]
+    first = state["messages"][0]["id"]
+    copilot._handle_custom_msg({"kind": "load_messages", "before": first, "request_id": "r"}, [])
+    earlier = replies[-1]["result"]["messages"]
+    assert [m["id"] for m in earlier] == [m["id"] for m in copilot.messages[1_402:1_702]]
+    copilot._handle_custom_msg({"kind": "load_messages", "before": "msg_x", "request_id": "s"}, [])
+    assert replies[-1]["ok"] is False and "No message 'msg_x'" in replies[-1]["error"]["message"]
+    copilot.close()
 
 
 async def test_the_thread_list_goes_out_as_what_changed(
