@@ -376,12 +376,7 @@ class ThreadStore:
                     "limit": MAX_SEARCH_RESULTS,
                 },
             ).fetchall()
-            hits = []
-            for row in rows:
-                entry = _entry(row[:5])
-                hit = row[5]
-                hits.append(SearchHit(entry, hit if isinstance(hit, str) else entry["title"]))
-            return hits
+            return search_hits(rows)
 
     def thread(self, thread_id: str, scope: tuple[str, str, str]) -> Thread | None:
         with self._session("read") as db:
@@ -624,6 +619,17 @@ def snippet_of(text: str, query: str) -> str:
         stop = space if space != -1 else stop
     line = " ".join(text[start:stop].split())
     return ("…" if start > 0 else "") + line + ("…" if stop < len(text) else "")
+
+
+def search_hits(rows: list[tuple[Any, ...]]) -> list[SearchHit]:
+    """Search rows (a thread's listing, then the matching text or None) as hits: a thread that
+    matched by its title alone shows its title."""
+    hits = []
+    for row in rows:
+        entry = _entry(row[:5])
+        hit = row[5]
+        hits.append(SearchHit(entry, hit if isinstance(hit, str) else entry["title"]))
+    return hits
 
 
 def _entry(row: tuple[Any, ...]) -> ThreadEntry:

@@ -46,6 +46,7 @@ from ._store import (
     _Kind,
     _message,
     _thread,
+    search_hits,
 )
 
 SCHEMA_VERSION = 1
@@ -193,12 +194,7 @@ class PostgresStore:
                     "limit": MAX_SEARCH_RESULTS,
                 },
             ).fetchall()
-            hits = []
-            for row in rows:
-                entry = _entry(row[:5])
-                hit = row[5]
-                hits.append(SearchHit(entry, hit if isinstance(hit, str) else entry["title"]))
-            return hits
+            return search_hits(rows)
 
     def thread(self, thread_id: str, scope: Scope) -> Thread | None:
         with self._session("read") as cur:
