@@ -1,0 +1,205 @@
+"""Speed inside the kernel, side by side in one run: where the time of a streamed reply goes.
+
+A 5,000-token reply streams at full speed from the scripted server (in the kernel's process
+for the last two, in a process of its own for the first). Reported, medians of N runs:
+- (a) the raw async openai client in a plain Python process: request to last token;
+- (b) the same raw client in a notebook cell (`await` in the cell): request to last token;
+- (c) the copilot in JupyterLab: Enter to the last token on screen;
+- a trivial cell (`1 + 1`) sent straight to the kernel while idle, and during a stream (c);
+- websocket bytes from the kernel to the page during a stream, against the reply's text.
+
+    python bench/kernel_stream.py [--tokens 5000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from typing import Any
+
+import nbformat
+from playwright.sync_api import Page, expect, sync_playwright
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, open_and_run, running_jupyter
+
+REPLY = """
+def reply(request):
+    # The last token names the prompt, so each run's end is told apart from earlier ones.
+    prompt = request["messages"][-1]["content"]
+    return text(*[f"word{{i}} " for i in range({tokens} - 1)], f"END-{{prompt}}")
+"""
+
+SETUP = (
+    """
+import time
+import openai
+from copilot_widget import Copilot
+from copilot_widget.testing import ScriptedServer, text
+"""
+    + REPLY
+    + """
+server = ScriptedServer(reply)
+server.start()
+copilot = Copilot(client=openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0),
+                  store=":memory:")
+
+
+async def raw_stream(prompt):
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+    start = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model="bench", messages=[{{"role": "user", "content": prompt}}], stream=True
+    )
+    async for _ in stream:
+        pass
+    await client.close()
+    return time.perf_counter() - start
+
+copilot
+"""
+)
+
+PLAIN = (
+    """
+import asyncio, json, sys, time
+import openai
+from copilot_widget.testing import ScriptedServer, text
+"""
+    + REPLY
+    + """
+async def main(repeats):
+    with ScriptedServer(reply) as server:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+        times = []
+        for i in range(repeats + 1):  # the first warms up
+            start = time.perf_counter()
+            stream = await client.chat.completions.create(
+                model="bench", messages=[{{"role": "user", "content": f"plain{{i}}"}}], stream=True
+            )
+            async for _ in stream:
+                pass
+            times.append(time.perf_counter() - start)
+        await client.close()
+    print(json.dumps(times[1:]))
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+)
+
+WATCH = """(last) => { window.lastTokenSeen = new Promise((resolve) => {
+  const list = document.querySelector("[data-testid='message-list']");
+  const check = () => {
+    if (list.textContent.includes(last)) resolve(performance.now());
+    else requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+}); }"""
+
+# A cell sent straight to the kernel: its round trip, from the page.
+TRIVIAL = """async () => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const start = performance.now();
+  await kernel.requestExecute({ code: "1 + 1", silent: true, store_history: false }).done;
+  return performance.now() - start;
+}"""
+
+ASK_KERNEL = """async (code) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  let out = "";
+  const future = kernel.requestExecute({ code });
+  future.onIOPub = (msg) => { if (msg.header.msg_type === "stream") out += msg.content.text; };
+  await future.done;
+  return out.trim();
+}"""
+
+
+def plain_process(tokens: int, repeats: int) -> list[float]:
+    code = textwrap.dedent(PLAIN.format(tokens=tokens))
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(repeats)], capture_output=True, text=True, check=True
+    )
+    return [float(t) for t in json.loads(done.stdout)]
+
+
+def copilot_stream(page: Page, index: int, frames: list[int]) -> tuple[float, list[float]]:
+    """Enter to the last token on screen (s), and trivial-cell round trips during the stream."""
+    prompt = f"run{index}"
+    page.evaluate(WATCH, f"END-{prompt}")
+    frames.clear()
+    composer = page.get_by_test_id("composer-input")
+    composer.fill(prompt)
+    start = page.evaluate("() => performance.now()")
+    composer.press("Enter")
+    during = []
+    while page.evaluate("() => document.querySelector(\"[data-testid='stop-button']\") !== null"):
+        during.append(page.evaluate(TRIVIAL))
+        if len(during) >= 3:
+            break
+    seen = page.evaluate("() => window.lastTokenSeen")
+    expect(page.get_by_test_id("send-button")).to_be_visible(timeout=60_000)
+    return (seen - start) / 1000, during
+
+
+def main(tokens: int, repeats: int) -> None:
+    plain = plain_process(tokens, repeats)
+    with tempfile.TemporaryDirectory() as tmp, running_jupyter(pathlib.Path(tmp)) as jupyter:
+        nb = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(SETUP.format(tokens=tokens))]
+        )
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        nbformat.write(nb, jupyter.root / "bench.ipynb")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            frames: list[int] = []
+
+            def on_socket(ws: Any) -> None:
+                ws.on("framereceived", lambda frame: frames.append(len(frame)))
+
+            page.on("websocket", on_socket)
+            open_and_run(page, jupyter.lab_url("bench.ipynb"))
+            in_cell, copilot, idle, during, ws_bytes = [], [], [], [], []
+            page.evaluate(ASK_KERNEL, "import asyncio; print(await raw_stream('warm'))")
+            for i in range(repeats):  # interleaved, so drift affects all alike
+                idle.append(page.evaluate(TRIVIAL))
+                took = page.evaluate(ASK_KERNEL, f"print(await raw_stream('cell{i}'))")
+                in_cell.append(float(took))
+                seconds, trivial = copilot_stream(page, i, frames)
+                copilot.append(seconds)
+                during.extend(trivial)
+                ws_bytes.append(sum(frames))
+            browser.close()
+    text_bytes = len("".join(f"word{i} " for i in range(tokens - 1))) + len("END-run0")
+    a, b, c = (statistics.median(x) for x in (plain, in_cell, copilot))
+    i, d = statistics.median(idle), statistics.median(during) if during else float("nan")
+    w = statistics.median(ws_bytes)
+    print(f"{tokens} tokens, medians of {repeats} runs")
+    print(f"  (a) raw client, plain process       : {a * 1e3:7.0f} ms")
+    print(f"  (b) raw client, in a kernel cell    : {b * 1e3:7.0f} ms   b/a {b / a:5.2f}")
+    print(
+        f"  (c) copilot, last token on screen   : {c * 1e3:7.0f} ms   c/a {c / a:5.2f}"
+        f"  c/b {c / b:5.2f}  (goal c/a <= 1.25)"
+    )
+    print(
+        f"  trivial cell idle / during a stream : {i:7.0f} ms / {d:.0f} ms"
+        f"   ratio {d / i:5.2f}  (goal <= 2)"
+    )
+    print(
+        f"  websocket bytes per stream          : {w:7.0f}   text {text_bytes}"
+        f"   ratio {w / text_bytes:5.2f}  (goal <= 2)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=5)
+    options = parser.parse_args()
+    main(options.tokens, options.repeats)
