@@ -27,6 +27,8 @@ import nbformat
 from playwright.sync_api import Page, expect, sync_playwright
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
+from browser_stream import ASK_KERNEL, WATCH  # the last token on screen, a cell's output
+
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, open_and_run, running_jupyter
 
 REPLY = """
@@ -93,30 +95,12 @@ asyncio.run(main(int(sys.argv[1])))
 """
 )
 
-WATCH = """(last) => { window.lastTokenSeen = new Promise((resolve) => {
-  const list = document.querySelector("[data-testid='message-list']");
-  const check = () => {
-    if (list.textContent.includes(last)) resolve(performance.now());
-    else requestAnimationFrame(check);
-  };
-  requestAnimationFrame(check);
-}); }"""
-
 # A cell sent straight to the kernel: its round trip, from the page.
 TRIVIAL = """async () => {
   const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   const start = performance.now();
   await kernel.requestExecute({ code: "1 + 1", silent: true, store_history: false }).done;
   return performance.now() - start;
-}"""
-
-ASK_KERNEL = """async (code) => {
-  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-  let out = "";
-  const future = kernel.requestExecute({ code });
-  future.onIOPub = (msg) => { if (msg.header.msg_type === "stream") out += msg.content.text; };
-  await future.done;
-  return out.trim();
 }"""
 
 
@@ -135,7 +119,7 @@ def copilot_stream(page: Page, index: int, frames: list[int]) -> tuple[float, li
     frames.clear()
     composer = page.get_by_test_id("composer-input")
     composer.fill(prompt)
-    start = page.evaluate("() => performance.now()")
+    start = page.evaluate("() => Date.now()")
     composer.press("Enter")
     during = []
     while page.evaluate("() => document.querySelector(\"[data-testid='stop-button']\") !== null"):

@@ -299,9 +299,9 @@ class Run:
             raise self._provider_error(exc) from exc
         async with stream:
             check_stream_response(stream.response, self._settings.base_url)
+            self._response = (None, None, None)  # set by the finish chunk (for traces)
             try:
                 async for chunk in stream:
-                    self._response = (chunk.model, chunk.id, finish_reason)
                     if chunk.usage is not None:  # servers that ignore stream_options send none
                         message["usage"] = usage_of(
                             chunk.usage, self._settings.prices, self._settings.model, chunk.model

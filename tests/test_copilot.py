@@ -58,6 +58,7 @@ def test_unknown_keyword_is_a_type_error_naming_the_accepted_ones() -> None:
         ({"height": "600px; color: red"}, "height must be a CSS length"),
         ({"height": 20}, "at least 120"),
         ({"height": True}, "height must be"),
+        ({"trace_content": "yes"}, "trace_content must be True or False"),
     ],
 )
 def test_bad_option_values_are_refused_clearly(options: dict[str, Any], message: str) -> None:
