@@ -44,6 +44,7 @@ HANDLERS: dict[str, Handler] = {
     "edit_message": lambda c, r: c.edit_message(r["message_id"], r["text"]),
     "feedback": lambda c, r: c.feedback(r["message_id"], r["rating"] or None, r.get("comment")),
     "load_messages": lambda c, r: c._load_messages(r["before"]),
+    "get_message": lambda c, r: {"message": c.messages[c._index_of(r["message_id"])]},
     "new_thread": lambda c, r: c.new_thread(),
     "select_thread": lambda c, r: c.select_thread(r["thread_id"]),
     "rename_thread": lambda c, r: c.rename_thread(r["thread_id"], r["title"]),
@@ -119,6 +120,9 @@ def known(content: Any) -> bool:
 class FrontEndAPI:
     """The chat's side of `Copilot`: requests in, replies, drafts and deltas out."""
 
+    #: The draft whose whole text the chat has (its snapshot, then every delta).
+    _streamed: str | None = None
+
     if TYPE_CHECKING:  # provided by Copilot
         _home: Home
         _run: Run | None
@@ -150,11 +154,28 @@ class FrontEndAPI:
         name = change["name"]
         if name in SENT_AS_CHANGES and self.comm is not None:
             update = list_update(name, change["old"], change["new"])
-            if update is not None:
-                if "reset" in update and name == "messages":  # another thread: its latest
+            if update is not None and name == "messages":
+                if "reset" in update:  # another thread: its latest
                     cast(Any, update)["reset"] = recent_messages(update["reset"])
+                self._leave_out_streamed_text(cast(Any, update))
+            if update is not None:
                 self._to_front_end(dict(update))
         super().notify_change(change)  # type: ignore[misc]
+
+    def _leave_out_streamed_text(self, update: dict[str, Any]) -> None:
+        """The answer that just finished reached the chat as the draft's deltas: its text is not
+        sent a second time (for a long answer, it would double the traffic)."""
+        streamed, self._streamed = self._streamed, None
+        appended = update.get("append", [])
+        for index, message in enumerate(appended):
+            if message["id"] != streamed or len(message["content"]) != 1:
+                continue
+            (part,) = message["content"]
+            appended[index] = {
+                **message,
+                "content": [{**part, "text": {**part["text"], "value": ""}}],
+            }
+            update["streamed"] = [streamed]
 
     def _load_messages(self, before: str) -> dict[str, Any]:
         """Earlier messages of the selected thread, for a chat scrolled to its first ones."""

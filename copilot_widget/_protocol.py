@@ -123,6 +123,15 @@ class LoadMessagesRequest(TypedDict):
     before: str
 
 
+class GetMessageRequest(TypedDict):
+    """One message of the selected thread; the reply's `result` is `{"message": ...}`. (A chat
+    that missed the draft of a streamed answer asks for its text.)"""
+
+    kind: Literal["get_message"]
+    request_id: NotRequired[str]
+    message_id: str
+
+
 class NewThreadRequest(TypedDict):
     kind: Literal["new_thread"]
     request_id: NotRequired[str]
@@ -181,6 +190,7 @@ Request = (
     | EditMessageRequest
     | FeedbackRequest
     | LoadMessagesRequest
+    | GetMessageRequest
     | NewThreadRequest
     | SelectThreadRequest
     | RenameThreadRequest
@@ -221,7 +231,7 @@ class Reply(TypedDict):
 
 
 #: The request kinds whose reply carries the handler's return value as `result`.
-ANSWERED = frozenset({"export_thread", "search_threads", "load_messages"})
+ANSWERED = frozenset({"export_thread", "search_threads", "load_messages", "get_message"})
 
 #: The latest messages of a thread that a view gets at once; earlier ones on request.
 RECENT = 300
@@ -260,6 +270,9 @@ class MessagesUpdate(TypedDict):
     remove: NotRequired[list[str]]
     replace: NotRequired[list[Message]]
     append: NotRequired[list[Message]]
+    #: Appended answers whose text the chat already has: it streamed in as the draft's deltas,
+    #: so it is not sent again (the text sent is empty; the chat takes the draft's).
+    streamed: NotRequired[list[str]]
 
 
 class ThreadsUpdate(TypedDict):

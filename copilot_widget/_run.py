@@ -59,6 +59,10 @@ RunStatus = Literal[
 DELTA_INTERVAL = 0.03
 #: Seconds between two saves of the streaming draft (what a killed kernel can lose at most).
 SAVE_INTERVAL = 0.5
+#: The longest the stream holds the event loop. The client parses every chunk already in its
+#: read buffer without giving the loop a turn (a fast provider's reply arrives in large reads),
+#: and in a kernel that loop also runs the user's cells and the chat's requests.
+YIELD_INTERVAL = 0.005
 
 
 def ms(seconds: float) -> int:
@@ -301,7 +305,11 @@ class Run:
             check_stream_response(stream.response, self._settings.base_url)
             self._response = (None, None, None)  # set by the finish chunk (for traces)
             try:
+                turn = time.monotonic()
                 async for chunk in stream:
+                    if time.monotonic() - turn > YIELD_INTERVAL:
+                        await asyncio.sleep(0)  # a turn for the cells and requests waiting
+                        turn = time.monotonic()
                     if chunk.usage is not None:  # servers that ignore stream_options send none
                         message["usage"] = usage_of(
                             chunk.usage, self._settings.prices, self._settings.model, chunk.model

@@ -398,6 +398,7 @@ class Copilot(
             self._to_front_end(payload)
         elif isinstance(event, DraftChanged):
             self._to_front_end({"kind": "draft", "message": event.message})
+            self._streamed = event.message["id"]
             self._threads.save(event.message)  # an in-progress message survives a restart
         elif isinstance(event, DraftCheckpoint):
             self._threads.save(event.message)

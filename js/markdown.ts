@@ -15,7 +15,7 @@ import r from "highlight.js/lib/languages/r";
 import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
 import yaml from "highlight.js/lib/languages/yaml";
-import { Marked } from "marked";
+import { Marked, type Token, type TokensList } from "marked";
 import { beginMath, fillMath, mathExtensions } from "./math";
 
 // The languages of data work keep the bundle small; their aliases (py, js, ts, sh, md, yml,
@@ -218,7 +218,80 @@ export function sanitize(html: string): DocumentFragment {
  * `$…$` / `$$…$$` typeset as MathML. */
 export function renderMarkdown(text: string): DocumentFragment {
   beginMath();
-  const fragment = sanitize(marked.parse(text, { async: false }));
+  return decorate(marked.parse(text, { async: false }));
+}
+
+/** Markdown blocks (from `marked.lexer`) rendered like `renderMarkdown`. */
+function renderBlocks(blocks: Token[]): DocumentFragment {
+  beginMath();
+  return decorate(marked.parser(blocks));
+}
+
+/** The markdown of an answer still streaming into `root`, rendered a block at a time. A block
+ * is final once the next one has begun: it is rendered once and kept, and only the last block
+ * is rendered again as text arrives. A frame then costs the size of one block, not of the whole
+ * answer, which would grow quadratically over a long reply. (The finished message is rendered
+ * whole, so a construct that spans blocks, rare in answers, is right in the end.) */
+export class MarkdownStream {
+  #root: HTMLElement;
+  #text = "";
+  /** Characters of the text whose blocks are final and in `root`. */
+  #final = 0;
+  /** The nodes of the last block, replaced at every update. */
+  #last: ChildNode[] = [];
+  /** Link reference definitions seen so far (a later block may use an earlier one). */
+  #links: TokensList["links"] = {};
+
+  constructor(root: HTMLElement) {
+    this.#root = root;
+  }
+
+  update(text: string): void {
+    if (text === this.#text) return;
+    if (!text.startsWith(this.#text.slice(0, this.#final))) {
+      this.#links = {}; // not a continuation (the draft was replaced): start again
+      this.#restart();
+    }
+    this.#text = text;
+    let blocks = this.#lex(text.slice(this.#final));
+    if (Object.keys(blocks.links).some((label) => !(label in this.#links))) {
+      // A new link reference definition: blocks before it may use it, render them all again.
+      Object.assign(this.#links, blocks.links);
+      this.#restart();
+      blocks = this.#lex(text);
+    }
+    let last = blocks.length - 1;
+    while (last > 0 && blocks[last].type === "space") last -= 1;
+    const done = blocks.slice(0, Math.max(last, 0));
+    const raw = done.map((block) => block.raw).join("");
+    for (const node of this.#last) node.remove();
+    let rest: Token[] = blocks;
+    if (done.length > 0 && text.startsWith(raw, this.#final)) {
+      this.#root.append(renderBlocks(done));
+      this.#final += raw.length;
+      rest = blocks.slice(last);
+    }
+    const fragment = renderBlocks(rest);
+    this.#last = [...fragment.childNodes];
+    this.#root.append(fragment);
+  }
+
+  #restart(): void {
+    this.#root.replaceChildren();
+    this.#final = 0;
+    this.#last = [];
+  }
+
+  #lex(markdown: string): TokensList {
+    const lexer = new marked.Lexer(marked.defaults);
+    Object.assign(lexer.tokens.links, this.#links);
+    return lexer.lex(markdown);
+  }
+}
+
+/** Sanitises rendered HTML, typesets its formulas, and gives each code block its strip. */
+function decorate(html: string): DocumentFragment {
+  const fragment = sanitize(html);
   // The sanitiser allows no MathML: the formulas go in after it, typeset by our own code.
   fillMath(fragment);
   for (const pre of fragment.querySelectorAll("pre")) {

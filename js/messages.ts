@@ -5,7 +5,7 @@ import { ApprovalCard, type ApprovalHost } from "./approvals";
 import { ActionButtonRow, type ButtonHost, OFFER_BUTTONS_TOOL } from "./buttons";
 import { DisplayView, type WidgetManager } from "./display";
 import { button, h } from "./dom";
-import { renderMarkdown } from "./markdown";
+import { MarkdownStream, renderMarkdown } from "./markdown";
 import { type MessageActionHost, MessageActions, type MessagePlace, type RunUsage } from "./message-actions";
 import { RefusalNotice } from "./panels";
 import type { Requester } from "./protocol";
@@ -294,6 +294,8 @@ export class MessageView {
   #text: string | null = null;
   // Markdown shown as plain text for now (see EAGER_MARKDOWN), rendered by renderMarkdown().
   #markdownPending = false;
+  /** The draft's text, rendered a block at a time as it streams. */
+  #stream: MarkdownStream | null = null;
 
   /** Nothing to show yet (no text, no tool call): the list shows its "working" dots instead. */
   get isEmpty(): boolean {
@@ -325,6 +327,7 @@ export class MessageView {
     if (buttons !== null) this.#actions = new ActionButtonRow(buttons);
     if (messageActions !== null)
       this.#messageActions = new MessageActions(messageActions, message, this.#body);
+    if (testid === "draft") this.#stream = new MarkdownStream(this.#body);
     const who = message.role === "user" ? "You" : "Copilot";
     this.el = h(
       "article",
@@ -376,6 +379,7 @@ export class MessageView {
       // The placeholder is set with textContent, never innerHTML: as inert as user text.
       this.#markdownPending = message.role !== "user" && deferMarkdown;
       if (message.role === "user" || deferMarkdown) this.#body.textContent = text;
+      else if (this.#stream !== null) this.#stream.update(text);
       else this.#body.replaceChildren(renderMarkdown(text));
       this.#body.classList.toggle("cw-plain", this.#markdownPending);
       this.#body.hidden = text === "";

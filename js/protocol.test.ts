@@ -223,3 +223,40 @@ describe("the widget's requests", () => {
     expect(el.querySelector('[data-testid="refusal-notice"]:not([hidden])')).toBeNull();
   });
 });
+
+describe("a streamed answer's text crosses once", () => {
+  const emptyText = [{ type: "text" as const, text: { value: "", annotations: [] } }];
+  const streamed = (text: string) => message("assistant", text, { id: "msg_answer", status: "in_progress" });
+
+  it("takes the finished answer's text from the draft the deltas built", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    model.receive({ kind: "draft", message: streamed("The ") });
+    model.receive({ kind: "delta", message_id: "msg_answer", text: "answer is **42**." });
+    const finished = message("assistant", "", { id: "msg_answer", content: emptyText });
+    model.receive({ kind: "messages", append: [finished], streamed: ["msg_answer"] });
+    await nextFrame();
+    expect(model.get("messages")[0].content[0].text.value).toBe("The answer is **42**.");
+    expect(get(el, "message-list").querySelector("strong")?.textContent).toBe("42");
+    expect(model.sent.some((m) => m.kind === "get_message")).toBe(false);
+  });
+
+  it("asks the kernel for a text it missed (a view that opened as the answer ended)", async () => {
+    const model = new FakeModel();
+    const el = await view(model);
+    const finished = message("assistant", "", { id: "msg_answer", content: emptyText });
+    model.receive({ kind: "messages", append: [finished], streamed: ["msg_answer"] });
+    expect(model.last("get_message").message_id).toBe("msg_answer");
+    model.receive({
+      kind: "reply",
+      request_id: model.last("get_message").request_id,
+      ok: true,
+      error: null,
+      result: { message: message("assistant", "Recovered text.", { id: "msg_answer" }) },
+    });
+    await settled();
+    await nextFrame();
+    expect(model.get("messages")).toHaveLength(1);
+    expect(get(el, "message-list").textContent).toContain("Recovered text.");
+  });
+});

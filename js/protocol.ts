@@ -103,6 +103,14 @@ export interface LoadMessagesRequest {
   before: string;
 }
 
+/** One message of the selected thread; the reply's `result` is `{ message: Message }`. (A chat
+ * that missed the draft of a streamed answer asks for its text.) */
+export interface GetMessageRequest {
+  kind: "get_message";
+  request_id: string;
+  message_id: string;
+}
+
 export interface NewThreadRequest {
   kind: "new_thread";
   request_id: string;
@@ -159,6 +167,7 @@ export type Request =
   | EditMessageRequest
   | FeedbackRequest
   | LoadMessagesRequest
+  | GetMessageRequest
   | NewThreadRequest
   | SelectThreadRequest
   | RenameThreadRequest
@@ -221,6 +230,9 @@ export interface MessagesUpdate {
   remove?: string[];
   replace?: Message[];
   append?: Message[];
+  /** Appended answers whose text the chat already has: it streamed in as the draft's deltas, so
+   * it is not sent again (the text sent is empty; see takeStreamedText). */
+  streamed?: string[];
 }
 
 /** A change of the thread list (`threads`), like MessagesUpdate: a message changes the current
@@ -251,6 +263,29 @@ export function applyListUpdate<T extends { id: string }>(
   }
   if (update.append?.length) next = [...next, ...update.append];
   return next;
+}
+
+/** Fills in the text of the answers in `update.streamed` from `draft` (the text its deltas
+ * built, exactly what the kernel left out). Returns the ids it could not fill: a view that
+ * opened as the answer ended has no draft, and asks the kernel for them (get_message). */
+export function takeStreamedText(update: MessagesUpdate, draft: Message | null): string[] {
+  const missing: string[] = [];
+  for (const id of update.streamed ?? []) {
+    const index = update.append?.findIndex((m) => m.id === id) ?? -1;
+    if (index === -1 || update.append === undefined) continue;
+    const text = draft?.id === id ? draft.content.at(-1)?.text.value : undefined;
+    if (text === undefined) {
+      missing.push(id);
+      continue;
+    }
+    const message = update.append[index];
+    const [first, ...rest] = message.content;
+    update.append[index] = {
+      ...message,
+      content: [{ ...first, text: { ...first.text, value: text } }, ...rest],
+    };
+  }
+  return missing;
 }
 
 /** How the UI asks the kernel for something: resolves with the kernel's reply, exactly once. */

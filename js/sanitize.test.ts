@@ -2,7 +2,7 @@
 // reach another host without a click, and nothing in it may borrow the page's styling or ids.
 // vitest's jsdom runs scripts and inline event handlers (in the page's own window,
 // `jsdom.window`), so anything that slipped through would really set `pwned` there.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeModel, get, message, nextFrame, settled, toolCall, unmountAll, view } from "./fake-model";
 import { renderMarkdown } from "./markdown";
 import type { ActionButton, ActionSpec, Thread } from "./types";
@@ -370,9 +370,12 @@ describe("every place model and tool text reaches the page", () => {
         expectInert(el);
       }
     }
-    await nextFrame();
-    const shown = el.querySelector('[data-testid="draft"]')?.textContent;
-    for (const word of HARMLESS) expect(shown).toContain(word);
+    // A long draft is drawn a little later than the next frame (scheduleDraft spaces out slow
+    // renders): wait until it shows everything.
+    await vi.waitFor(() => {
+      const shown = el.querySelector('[data-testid="draft"]')?.textContent;
+      for (const word of HARMLESS) expect(shown).toContain(word);
+    });
     await expectSafe(el);
   });
 

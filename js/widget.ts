@@ -7,7 +7,7 @@ import { ChatHeight, HeightMemory, learnModelId } from "./layout";
 import { ThreadUsage } from "./message-actions";
 import { MessageList } from "./messages";
 import { ErrorBanner, Header, SetupCard, Suggestions } from "./panels";
-import { applyListUpdate, onKernelMessage, RequestClient } from "./protocol";
+import { applyListUpdate, onKernelMessage, RequestClient, takeStreamedText } from "./protocol";
 import { ThreadControls } from "./threads";
 import type { ActionSpec, Message, Model } from "./types";
 
@@ -17,6 +17,20 @@ interface Connection {
   client: RequestClient;
   /** Unsubscribes, and refuses the requests still waiting with `reason`. */
   dispose(reason: string): void;
+}
+
+/** A draft render slower than this (ms) is spaced out (see scheduleDraft). */
+const SLOW_DRAFT_MS = 8;
+
+/** Asks the kernel for a message whose text this page missed, and puts it in place. */
+async function fetchMessage(model: AnyModel<Model>, client: RequestClient, id: string): Promise<void> {
+  const reply = await client.request({ kind: "get_message", message_id: id });
+  const message = (reply.result as { message?: Message } | undefined)?.message;
+  if (!reply.ok || message === undefined) {
+    console.warn("copilot-widget: the kernel did not send message", id, reply.error?.message);
+    return;
+  }
+  model.set("messages", applyListUpdate(model.get("messages") ?? [], { replace: [message] }));
 }
 
 /** The model's one `msg:custom` subscription: replies settle their requests, `draft` and
@@ -30,7 +44,11 @@ function connect(model: AnyModel<Model>): Connection {
     delta: drafts.receive,
     // Only what changed: the page's copy of the thread is updated here, for every view (the
     // page never sends it back: nothing saves it).
-    messages: (update) => model.set("messages", applyListUpdate(model.get("messages") ?? [], update)),
+    messages: (update) => {
+      const missing = takeStreamedText(update, drafts.store.draft);
+      model.set("messages", applyListUpdate(model.get("messages") ?? [], update));
+      for (const id of missing) void fetchMessage(model, client, id);
+    },
     threads: (update) => model.set("threads", applyListUpdate(model.get("threads") ?? [], update)),
   });
   return {
@@ -197,15 +215,39 @@ function renderView(
       model.get("model") ?? "",
     );
   const updateError = () => errorBanner.update(model.get("error") ?? null);
-  // Tokens arrive far more often than frames: render the draft at most once per frame.
+  // Tokens arrive far more often than frames: render the draft at most once per frame. A render
+  // that took long (a long answer: its layout included) leaves the page twice that time before
+  // the next one, so the answer updates a little less often instead of taking the whole main
+  // thread, which on a small machine is also the kernel's and the server's CPU.
   let frame: number | null = null;
+  let wait: ReturnType<typeof setTimeout> | null = null;
+  let nextDraw = 0;
+  let snapshots = 0;
   const drawDraft = () => {
     if (frame !== null) cancelAnimationFrame(frame);
-    frame = null;
+    if (wait !== null) clearTimeout(wait);
+    frame = wait = null;
+    const start = performance.now();
+    snapshots = store.snapshots;
     list.setDraft(store.draft);
+    const took = performance.now() - start;
+    nextDraw = took > SLOW_DRAFT_MS ? performance.now() + 2 * took : 0;
   };
   const scheduleDraft = () => {
-    frame ??= requestAnimationFrame(drawDraft);
+    if (frame !== null) return;
+    if (store.draft === null) return drawDraft(); // the draft ended: at once
+    // Only more text waits: a new snapshot (a call's status, an approval) shows at the next frame.
+    const delay = store.snapshots === snapshots ? nextDraw - performance.now() : 0;
+    if (delay > 0) {
+      wait ??= setTimeout(() => {
+        wait = null;
+        frame = requestAnimationFrame(drawDraft);
+      }, delay);
+      return;
+    }
+    if (wait !== null) clearTimeout(wait);
+    wait = null;
+    frame = requestAnimationFrame(drawDraft);
   };
 
   // A long thread: the kernel sends its latest messages, and earlier ones when asked.
@@ -288,6 +330,7 @@ function renderView(
     unsubscribe();
     list.dispose();
     if (frame !== null) cancelAnimationFrame(frame);
+    if (wait !== null) clearTimeout(wait);
   };
 }
 

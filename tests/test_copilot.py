@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import pathlib
 import time
@@ -223,6 +224,34 @@ async def test_a_reply_sent_faster_than_it_is_read_still_streams_in_deltas(
     assert len(deltas) >= min(10, took / 0.03 / 4), (len(deltas), took)
 
 
+async def test_a_reply_read_from_full_buffers_still_gives_the_loop_turns(scripted: Any) -> None:
+    """The client parses every chunk already buffered without yielding; in a kernel, the same
+    loop runs the user's cells, which must not wait for a whole buffer of a fast reply."""
+    copilot, _ = scripted([text(*[f"w{i} " for i in range(20_000)])])
+    loop = copilot._home.loop
+    gaps: list[float] = []
+    streaming = True
+
+    async def other_work() -> None:  # what a cell does: short steps on the same loop
+        last = loop.time()
+        while streaming:
+            await asyncio.sleep(0)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    ticker = asyncio.run_coroutine_threadsafe(other_work(), loop)
+    started = time.monotonic()
+    await copilot.send("stream")
+    took = time.monotonic() - started
+    streaming = False
+    await asyncio.wrap_future(ticker)
+    assert copilot.messages[1]["content"][0]["text"]["value"].endswith("w19999 ")
+    # The stream holds the loop 5 ms at a time. Only the request's start and the finished
+    # message's commit take longer; without turns, every buffer read held it ~50 ms (79 times).
+    long_waits = [gap for gap in gaps if gap > 0.02]
+    assert took > 0.5 and len(long_waits) <= 3, (took, long_waits)
+
+
 async def test_tokens_travel_as_batched_deltas_not_message_resyncs(scripted: Any) -> None:
     pieces = [f"w{i} " for i in range(300)]
     copilot, _ = scripted([text(*pieces, delay=0.001)])
@@ -236,9 +265,32 @@ async def test_tokens_travel_as_batched_deltas_not_message_resyncs(scripted: Any
     assert wire.updates("messages") == []
     appended = [u["append"] for u in wire.custom("messages")]
     assert [[m["role"] for m in a] for a in appended] == [["user"], ["assistant"]]
-    assert all(set(u) <= {"kind", "append", "replace"} for u in wire.custom("messages"))
+    assert all(set(u) <= {"kind", "append", "replace", "streamed"} for u in wire.custom("messages"))
     drafts = [d for d in wire.custom("draft") if d["message"]]
     assert drafts and all(d["message"]["status"] == "in_progress" for d in drafts)
+    # The answer's text crossed once, as deltas: the finished message leaves it out, and the
+    # chat takes it from its draft.
+    answer = wire.custom("messages")[1]
+    assert answer["streamed"] == [drafts[-1]["message"]["id"]] == [copilot.messages[1]["id"]]
+    assert answer["append"][0]["content"][0]["text"]["value"] == ""
+    assert copilot.messages[1]["content"][0]["text"]["value"] == "".join(pieces)
+    assert wire.custom("messages")[0].get("streamed") is None  # the user's message is whole
+
+
+async def test_a_chat_that_missed_the_draft_gets_the_message_it_asks_for(scripted: Any) -> None:
+    copilot, _ = scripted([text("An answer.")])
+    wire = Wire(copilot)
+    await copilot.send("hi")
+    answer = copilot.messages[1]
+    copilot._on_front_end_message(
+        None, {"kind": "get_message", "request_id": "r1", "message_id": answer["id"]}, []
+    )
+    copilot._on_front_end_message(
+        None, {"kind": "get_message", "request_id": "r2", "message_id": "msg_other"}, []
+    )
+    replies = {r["request_id"]: r for r in wire.custom("reply")}
+    assert replies["r1"]["ok"] and replies["r1"]["result"] == {"message": answer}
+    assert not replies["r2"]["ok"] and "No message" in replies["r2"]["error"]["message"]
 
 
 async def test_each_message_sends_what_changed_whatever_the_threads_length(
