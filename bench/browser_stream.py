@@ -47,10 +47,21 @@ copilot.on("message.completed", lambda event: read_at.append(time.time()))
 copilot
 """
 
+# Checked on every frame, so it reads only the end of the last message's text: reading the
+# whole list's text would cost the page more than the chat does.
 WATCH = """(last) => { window.lastTokenSeen = new Promise((resolve) => {
   const list = document.querySelector("[data-testid='message-list']");
   const check = () => {
-    if (list.textContent.includes(last)) resolve(Date.now());
+    const bodies = list.querySelectorAll(".cw-message-body");
+    let node = bodies[bodies.length - 1];
+    while (node && node.nodeType !== Node.TEXT_NODE) {  // its last text that is not blank
+      let child = node.lastChild;
+      while (child && child.nodeType === Node.TEXT_NODE && !child.data.trim()) {
+        child = child.previousSibling;
+      }
+      node = child;
+    }
+    if (node && node.data.slice(-100).includes(last)) resolve(Date.now());
     else requestAnimationFrame(check);
   };
   requestAnimationFrame(check);

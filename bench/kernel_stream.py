@@ -152,7 +152,8 @@ def main(tokens: int, repeats: int) -> None:
             in_cell, copilot, idle, during, ws_bytes = [], [], [], [], []
             page.evaluate(ASK_KERNEL, "import asyncio; print(await raw_stream('warm'))")
             for i in range(repeats):  # interleaved, so drift affects all alike
-                idle.append(page.evaluate(TRIVIAL))
+                page.wait_for_timeout(300)  # the last run's end settles (its saves, the page)
+                idle.append(statistics.median(page.evaluate(TRIVIAL) for _ in range(3)))
                 took = page.evaluate(ASK_KERNEL, f"print(await raw_stream('cell{i}'))")
                 in_cell.append(float(took))
                 seconds, trivial = copilot_stream(page, i, frames)
@@ -165,6 +166,7 @@ def main(tokens: int, repeats: int) -> None:
     i, d = statistics.median(idle), statistics.median(during) if during else float("nan")
     w = statistics.median(ws_bytes)
     print(f"{tokens} tokens, medians of {repeats} runs")
+    print("  idle", [round(x) for x in idle], "during", [round(x) for x in during])
     print(f"  (a) raw client, plain process       : {a * 1e3:7.0f} ms")
     print(f"  (b) raw client, in a kernel cell    : {b * 1e3:7.0f} ms   b/a {b / a:5.2f}")
     print(

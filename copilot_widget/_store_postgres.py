@@ -130,8 +130,15 @@ class PostgresStore:
         self._db: psycopg.Connection[Any] | None = None
         #: Why every operation is refused (closed, newer schema, damaged); None if usable.
         self._refusal: str | None = None
+        #: Whether the server's schema was checked (and migrated): on the first connection.
+        self._schema_checked = False
         try:
-            self._migrate()
+            with self._session("open"):
+                pass
+        except StoreUnavailable:
+            # A server that is down now may be up in a moment (a kernel that starts before
+            # the database): every operation connects again, so the store is kept.
+            pass
         except BaseException:
             self._shut()
             raise
@@ -140,8 +147,8 @@ class PostgresStore:
     def path(self) -> str:
         return self._path
 
-    def _migrate(self) -> None:
-        with self._session("open", transaction=True) as cur:
+    def _migrate(self, db: psycopg.Connection[Any]) -> None:
+        with db.transaction(), db.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             cur.execute("CREATE TABLE IF NOT EXISTS copilot_schema (version INTEGER NOT NULL)")
             row = cur.execute("SELECT version FROM copilot_schema").fetchone()
@@ -215,7 +222,7 @@ class PostgresStore:
             (
                 thread["id"],
                 *scope,
-                thread["title"],
+                _plain(thread["title"]),
                 _plain(_fold(thread["title"])),
                 thread["created_at"],
                 time.time(),
@@ -225,7 +232,7 @@ class PostgresStore:
     def rename_thread(self, thread_id: str, title: str) -> None:
         self._write(
             "UPDATE copilot_threads SET title = %s, title_folded = %s WHERE id = %s",
-            (title, _plain(_fold(title)), thread_id),
+            (_plain(title), _plain(_fold(title)), thread_id),
         )
 
     def delete_thread(self, thread_id: str) -> None:
@@ -329,6 +336,10 @@ class PostgresStore:
                 application_name="copilot-widget",
             )
         except psycopg.Error as exc:
+            if _refused(exc):  # the server answers, and says no: retrying will not change it
+                raise StoreError(
+                    f"The thread store {self.path!r} refused the connection: {_detail(exc)}"
+                ) from exc
             raise StoreUnavailable(
                 f"The thread store {self.path!r} cannot be reached: {_detail(exc)}"
             ) from exc
@@ -348,6 +359,9 @@ class PostgresStore:
                 raise StoreError(self._refusal)
             db = self._connection()
             try:
+                if not self._schema_checked:
+                    self._migrate(db)
+                    self._schema_checked = True
                 with contextlib.ExitStack() as stack:
                     if transaction:
                         stack.enter_context(db.transaction())
@@ -379,6 +393,19 @@ class PostgresStore:
         if db is not None:
             with contextlib.suppress(psycopg.Error):
                 db.close()
+
+
+def _refused(exc: psycopg.Error) -> bool:
+    """Whether connecting failed for a reason the server gave: a wrong user or password (class
+    28), or a database that does not exist (3D000)."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if state.startswith("28") or state == "3D000":
+        return True
+    # libpq reports a refusal at connection time without a state: read its message.
+    text = str(exc).lower()
+    return "password authentication failed" in text or (
+        "database" in text and "does not exist" in text
+    )
 
 
 def _lost(exc: psycopg.OperationalError) -> bool:

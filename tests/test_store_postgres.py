@@ -6,11 +6,8 @@ once, a server that goes away and comes back, its schema versions, and choosing 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +15,8 @@ import pytest
 
 from copilot_widget import Copilot, InvalidOptionsError
 from copilot_widget._messages import new_message, new_thread, text_of
-from copilot_widget._store import RunOwner, StoreError, StoreUnavailable
-from copilot_widget._threads import REMOTE_CLAIM_SECONDS, _is_live, open_store
+from copilot_widget._store import StoreError, StoreUnavailable
+from copilot_widget._threads import open_store
 from copilot_widget.testing import text
 
 from postgres import PostgresServer, binaries
@@ -116,37 +113,6 @@ def test_a_newer_copilot_widget_migrates_an_older_store(
 
 
 # -- runs: one at a time per thread, across kernels -------------------------------------------
-def test_a_run_claimed_by_a_kernel_that_died_does_not_hold_the_thread(postgres_url: str) -> None:
-    store = PostgresStore(postgres_url)
-    other_kernel = PostgresStore(postgres_url)
-    host = socket.gethostname()
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    try:
-        holder = RunOwner("copilot_a", host, alive.pid, time.time())
-        assert other_kernel.claim_run("thread_1", holder, _is_live).holder is None
-        me = RunOwner("copilot_b", host, os.getpid(), time.time())
-        assert store.claim_run("thread_1", me, _is_live, wait=0.25).holder == holder
-        gone = RunOwner("copilot_c", host, dead.pid, time.time())
-        assert other_kernel.claim_run("thread_2", gone, _is_live).holder is None
-        claim = store.claim_run("thread_2", me, _is_live)
-        assert claim.holder is None and claim.others_ran  # dead: taken over, and reread
-        remote = RunOwner("copilot_d", "elsewhere", 1, time.time())
-        assert other_kernel.claim_run("thread_3", remote, _is_live).holder is None
-        assert store.claim_run("thread_3", me, _is_live).holder == remote
-        stale = remote._replace(started_at=time.time() - REMOTE_CLAIM_SECONDS - 1)
-        assert other_kernel.claim_run("thread_4", stale, _is_live).holder is None
-        assert store.claim_run("thread_4", me, _is_live).holder is None
-        other_kernel.release_run("thread_1", "copilot_a")
-        assert store.claim_run("thread_1", me, _is_live).holder is None
-    finally:
-        alive.kill()
-        alive.wait()
-        store.close()
-        other_kernel.close()
-
-
 # -- many kernels at once ---------------------------------------------------------------------
 WORKERS = 20
 PER_THREAD = 25
@@ -300,6 +266,54 @@ def test_writes_while_the_server_is_down_are_saved_once_it_is_back(
     assert copilot.send("third").status == "completed"
     copilot.close()
     assert texts(url, thread_id) == ["first", "one", "second", "two", "third", "three"]
+
+
+def test_a_server_that_is_down_when_the_copilot_starts_is_used_once_it_is_up(
+    own_server: PostgresServer, scripted: Any
+) -> None:
+    """A kernel that starts before its database: the chat works in memory, and the store
+    is used (with what was said meanwhile) as soon as the server answers."""
+    url = own_server.new_database()
+    own_server.stop()
+    copilot, _ = scripted([text("one"), text("two")], store=url)
+    warning = copilot.store_warning
+    assert warning is not None and "cannot be reached" in warning
+    assert "until it answers again" in warning
+    assert copilot.send("first").status == "completed"
+    thread_id = copilot.thread["id"]
+    own_server.start()
+    wait_until(lambda: copilot.store_warning is None, message="the warning gone")
+    wait_until(lambda: texts(url, thread_id) == ["first", "one"], message="the saved thread")
+    assert copilot.send("second").status == "completed"
+    copilot.close()
+    assert texts(url, thread_id) == ["first", "one", "second", "two"]
+
+
+def test_a_database_that_does_not_exist_is_refused_not_retried(
+    postgres_server: PostgresServer, scripted: Any
+) -> None:
+    url = postgres_server.url("no_such_database")
+    copilot, _ = scripted([text("still works")], store=url)
+    warning = copilot.store_warning
+    assert warning is not None and "no_such_database" in warning
+    assert "memory only" in warning  # a refusal: nothing to wait for
+    assert copilot.send("hi").status == "completed"
+    copilot.close()
+
+
+def test_a_title_with_a_nul_character_is_saved(postgres_url: str, scripted: Any) -> None:
+    """PostgreSQL's text refuses NUL characters: a title with one must not break the store."""
+    copilot, _ = scripted([text("ok")], store=postgres_url)
+    copilot.send("before\x00after")
+    thread_id = copilot.thread["id"]
+    copilot.rename_thread(thread_id, "A\x00B")
+    copilot.close()
+    assert copilot.store_warning is None
+    store = PostgresStore(postgres_url)
+    (entry,) = store.threads(copilot._threads.scope)
+    assert entry["title"] == "AB"
+    assert [text_of(m) for m in store.messages(thread_id)] == ["before\x00after", "ok"]
+    store.close()
 
 
 async def _in_thread(function: Any) -> None:

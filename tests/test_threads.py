@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from types import SimpleNamespace
 from typing import Any
 
@@ -82,6 +83,32 @@ def test_switching_threads_replaces_the_messages(scripted: Any) -> None:
     assert [text_of(m) for m in copilot.messages] == ["two", "answer two"]
     with pytest.raises(InvalidOptionsError, match="No thread 'thread_missing'"):
         copilot.select_thread("thread_missing")
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_opening_a_thread_leaves_garbage_collection_as_it_was(
+    scripted: Any, collecting: bool
+) -> None:
+    """Opening a thread pauses the cyclic collector while its rows are read (many small
+    objects), and leaves it as the user had it: on, or off if they turned it off."""
+    copilot, _ = scripted([text("one"), text("two")])
+    copilot.send("first")
+    first = copilot.thread["id"]
+    copilot.new_thread()
+    copilot.send("second")
+    seen: list[bool] = []
+    read = copilot._threads.store.messages
+    copilot._threads.store.messages = lambda thread_id: (
+        seen.append(gc.isenabled()) or read(thread_id)
+    )
+    (gc.enable if collecting else gc.disable)()
+    try:
+        copilot.select_thread(first)
+        assert gc.isenabled() is collecting
+    finally:
+        gc.enable()
+    assert seen == [False]  # paused during the read
+    assert [text_of(m) for m in copilot.messages] == ["first", "one"]
 
 
 def test_rename_and_delete(scripted: Any) -> None:

@@ -17,7 +17,7 @@ import pytest
 from copilot_widget import Copilot, InvalidOptionsError, RunInProgressError
 from copilot_widget._messages import text_of
 from copilot_widget._store import RunOwner, ThreadStore
-from copilot_widget._threads import REMOTE_CLAIM_SECONDS, _is_live
+from copilot_widget._threads import REMOTE_CLAIM_SECONDS, _is_live, open_store
 from copilot_widget.testing import call, error, text, tool_calls
 
 from waiting import wait_until
@@ -295,37 +295,38 @@ def test_a_second_copilot_never_disturbs_a_live_pending_approval(
     stored.close()
 
 
-def test_a_run_claimed_by_a_kernel_that_died_does_not_hold_the_thread(tmp_path: Any) -> None:
-    store = ThreadStore(tmp_path / "threads.sqlite3")
+def test_a_run_claimed_by_a_kernel_that_died_does_not_hold_the_thread(where: str) -> None:
+    store, other_kernel = open_store(where), open_store(where)  # this kernel's, another's
     host = socket.gethostname()
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     try:
         holder = RunOwner("copilot_a", host, alive.pid, time.time())
-        assert store.claim_run("thread_1", holder, _is_live).holder is None
+        assert other_kernel.claim_run("thread_1", holder, _is_live).holder is None
         me = RunOwner("copilot_b", host, os.getpid(), time.time())
         assert store.claim_run("thread_1", me, _is_live).holder == holder  # alive: refused
 
         gone = RunOwner("copilot_c", host, dead.pid, time.time())
-        assert store.claim_run("thread_2", gone, _is_live).holder is None
+        assert other_kernel.claim_run("thread_2", gone, _is_live).holder is None
         claim = store.claim_run("thread_2", me, _is_live)
         assert claim.holder is None and claim.others_ran  # dead: taken over, and reread
 
         # Another machine's kernel cannot be seen: its claim holds for a while, then not.
         remote = RunOwner("copilot_d", "elsewhere", 1, time.time())
-        assert store.claim_run("thread_3", remote, _is_live).holder is None
+        assert other_kernel.claim_run("thread_3", remote, _is_live).holder is None
         assert store.claim_run("thread_3", me, _is_live).holder == remote
         stale = remote._replace(started_at=time.time() - REMOTE_CLAIM_SECONDS - 1)
-        assert store.claim_run("thread_4", stale, _is_live).holder is None
+        assert other_kernel.claim_run("thread_4", stale, _is_live).holder is None
         assert store.claim_run("thread_4", me, _is_live).holder is None
         # A run that ended releases its thread.
-        store.release_run("thread_1", "copilot_a")
+        other_kernel.release_run("thread_1", "copilot_a")
         assert store.claim_run("thread_1", me, _is_live).holder is None
     finally:
         alive.kill()
         alive.wait()
         store.close()
+        other_kernel.close()
 
 
 def test_buttons_of_an_earlier_answer_are_refused_once_the_user_asked_again(
