@@ -1,7 +1,8 @@
 """Speed inside the kernel, side by side in one run: where the time of a streamed reply goes.
 
-A 5,000-token reply streams at full speed from the scripted server (in the kernel's process
-for the last two, in a process of its own for the first). Reported, medians of N runs:
+A 5,000-token reply streams at full speed from the scripted server, in a process of its own as
+a real provider is (in the kernel's process, its thread would compete with the kernel's for the
+interpreter); all three clients use the same server. Reported, medians of N runs:
 - (a) the raw async openai client in a plain Python process: request to last token;
 - (b) the same raw client in a notebook cell (`await` in the cell): request to last token;
 - (c) the copilot in JupyterLab: Enter to the last token on screen;
@@ -14,13 +15,14 @@ for the last two, in a process of its own for the first). Reported, medians of N
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pathlib
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
+from collections.abc import Iterator
 from typing import Any
 
 import nbformat
@@ -31,69 +33,64 @@ from browser_stream import ASK_KERNEL, WATCH  # the last token on screen, a cell
 
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, open_and_run, running_jupyter
 
-REPLY = """
+# The provider: the scripted server in a process of its own, as a real provider is not in the
+# kernel's process (there, its thread would compete with the kernel's for the interpreter).
+SERVER = """
+import sys
+from copilot_widget.testing import ScriptedServer, text
+
 def reply(request):
     # The last token names the prompt, so each run's end is told apart from earlier ones.
     prompt = request["messages"][-1]["content"]
-    return text(*[f"word{{i}} " for i in range({tokens} - 1)], f"END-{{prompt}}")
+    return text(*[f"word{i} " for i in range(int(sys.argv[1]) - 1)], f"END-{prompt}")
+
+with ScriptedServer(reply) as server:
+    print(server.base_url, flush=True)
+    sys.stdin.read()  # until the benchmark closes it
 """
 
-SETUP = (
-    """
+SETUP = """
 import time
 import openai
 from copilot_widget import Copilot
-from copilot_widget.testing import ScriptedServer, text
-"""
-    + REPLY
-    + """
-server = ScriptedServer(reply)
-server.start()
-copilot = Copilot(client=openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0),
+
+copilot = Copilot(client=openai.AsyncOpenAI(base_url={base_url!r}, api_key="x", max_retries=0),
                   store=":memory:")
+raw_client = openai.AsyncOpenAI(base_url={base_url!r}, api_key="x", max_retries=0)
 
 
 async def raw_stream(prompt):
-    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
     start = time.perf_counter()
-    stream = await client.chat.completions.create(
+    stream = await raw_client.chat.completions.create(
         model="bench", messages=[{{"role": "user", "content": prompt}}], stream=True
     )
     async for _ in stream:
         pass
-    await client.close()
     return time.perf_counter() - start
 
 copilot
 """
-)
 
-PLAIN = (
-    """
+PLAIN = """
 import asyncio, json, sys, time
 import openai
-from copilot_widget.testing import ScriptedServer, text
-"""
-    + REPLY
-    + """
-async def main(repeats):
-    with ScriptedServer(reply) as server:
-        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
-        times = []
-        for i in range(repeats + 1):  # the first warms up
-            start = time.perf_counter()
-            stream = await client.chat.completions.create(
-                model="bench", messages=[{{"role": "user", "content": f"plain{{i}}"}}], stream=True
-            )
-            async for _ in stream:
-                pass
-            times.append(time.perf_counter() - start)
-        await client.close()
+
+async def main(base_url, repeats):
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
+    times = []
+    for i in range(repeats + 1):  # the first warms up
+        start = time.perf_counter()
+        stream = await client.chat.completions.create(
+            model="bench", messages=[{"role": "user", "content": f"plain{i}"}], stream=True
+        )
+        async for _ in stream:
+            pass
+        times.append(time.perf_counter() - start)
+    await client.close()
     print(json.dumps(times[1:]))
 
-asyncio.run(main(int(sys.argv[1])))
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
-)
 
 # A cell sent straight to the kernel: its round trip, from the page.
 TRIVIAL = """async () => {
@@ -104,10 +101,37 @@ TRIVIAL = """async () => {
 }"""
 
 
-def plain_process(tokens: int, repeats: int) -> list[float]:
-    code = textwrap.dedent(PLAIN.format(tokens=tokens))
+def trivial_cell(page: Page, pause: int = 300) -> float:
+    """A trivial cell's round trip (ms), after a pause: the page's kernel connection answers
+    calls made back to back some 40 ms later than spaced ones, idle or not."""
+    page.wait_for_timeout(pause)
+    return float(page.evaluate(TRIVIAL))
+
+
+@contextlib.contextmanager
+def provider(tokens: int) -> Iterator[str]:
+    """The scripted server in a process of its own; yields its base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(tokens)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdin is not None
+        yield server.stdout.readline().strip()
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        server.wait(timeout=30)
+
+
+def plain_process(base_url: str, repeats: int) -> list[float]:
     done = subprocess.run(
-        [sys.executable, "-c", code, str(repeats)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PLAIN, base_url, str(repeats)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [float(t) for t in json.loads(done.stdout)]
 
@@ -123,7 +147,7 @@ def copilot_stream(page: Page, index: int, frames: list[int]) -> tuple[float, li
     composer.press("Enter")
     during = []
     while page.evaluate("() => document.querySelector(\"[data-testid='stop-button']\") !== null"):
-        during.append(page.evaluate(TRIVIAL))
+        during.append(trivial_cell(page, pause=100))
         if len(during) >= 3:
             break
     seen = page.evaluate("() => window.lastTokenSeen")
@@ -132,11 +156,14 @@ def copilot_stream(page: Page, index: int, frames: list[int]) -> tuple[float, li
 
 
 def main(tokens: int, repeats: int) -> None:
-    plain = plain_process(tokens, repeats)
-    with tempfile.TemporaryDirectory() as tmp, running_jupyter(pathlib.Path(tmp)) as jupyter:
-        nb = nbformat.v4.new_notebook(
-            cells=[nbformat.v4.new_code_cell(SETUP.format(tokens=tokens))]
-        )
+    with (
+        provider(tokens) as base_url,
+        tempfile.TemporaryDirectory() as tmp,
+        running_jupyter(pathlib.Path(tmp)) as jupyter,
+    ):
+        plain = plain_process(base_url, repeats)
+        cell = nbformat.v4.new_code_cell(SETUP.format(base_url=base_url))
+        nb = nbformat.v4.new_notebook(cells=[cell])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
         nbformat.write(nb, jupyter.root / "bench.ipynb")
         with sync_playwright() as playwright:
@@ -152,8 +179,7 @@ def main(tokens: int, repeats: int) -> None:
             in_cell, copilot, idle, during, ws_bytes = [], [], [], [], []
             page.evaluate(ASK_KERNEL, "import asyncio; print(await raw_stream('warm'))")
             for i in range(repeats):  # interleaved, so drift affects all alike
-                page.wait_for_timeout(300)  # the last run's end settles (its saves, the page)
-                idle.append(statistics.median(page.evaluate(TRIVIAL) for _ in range(3)))
+                idle.append(statistics.median(trivial_cell(page) for _ in range(3)))
                 took = page.evaluate(ASK_KERNEL, f"print(await raw_stream('cell{i}'))")
                 in_cell.append(float(took))
                 seconds, trivial = copilot_stream(page, i, frames)
@@ -166,7 +192,6 @@ def main(tokens: int, repeats: int) -> None:
     i, d = statistics.median(idle), statistics.median(during) if during else float("nan")
     w = statistics.median(ws_bytes)
     print(f"{tokens} tokens, medians of {repeats} runs")
-    print("  idle", [round(x) for x in idle], "during", [round(x) for x in during])
     print(f"  (a) raw client, plain process       : {a * 1e3:7.0f} ms")
     print(f"  (b) raw client, in a kernel cell    : {b * 1e3:7.0f} ms   b/a {b / a:5.2f}")
     print(
