@@ -26,6 +26,12 @@ How they map to this package's buttons (`ActionButton` in `_buttons.py`):
   registers an action that opens the page);
 - a `call` is refused: a notebook places no phone calls.
 
+Copilot front ends for OpenCUI also describe a button's click by a `clickAction`:
+`{"display": ..., "clickAction": "custom", "targetAction": {"action": name, "arguments":
+{...}}}` (or the arguments beside `action` in `targetAction`) runs the app's action `name`;
+`"reply"` with a `payload` sends it as the user; `"url"` is refused as a `click` with a URL is.
+`to_opencui(button, style="custom")` writes that shape.
+
 `from_opencui` gives the raw fields of a button (`label`, `action`, `arguments` as JSON text,
 `reply`), the form the model offers them in: they are checked against the registered actions
 and their schemas by `check_buttons` before anything is shown, so a forged button is never
@@ -55,8 +61,11 @@ class OpenCUIError(ValueError):
     """An OpenCUI client action that cannot be a button here; the message says why."""
 
 
-def to_opencui(button: Mapping[str, Any]) -> dict[str, Any]:
-    """An action button or reply button as an OpenCUI client action."""
+def to_opencui(button: Mapping[str, Any], style: str = "click") -> dict[str, Any]:
+    """An action button or reply button as an OpenCUI client action: `style="click"` (a
+    `click` or `reply` client action) or `"custom"` (a `clickAction` with a `targetAction`)."""
+    if style not in ("click", "custom"):
+        raise OpenCUIError(f"style must be 'click' or 'custom', got {quote(style)}.")
     label = button.get("label")
     if not isinstance(label, str) or not label.strip():
         raise OpenCUIError(f"A button needs a label, got {quote(label)}.")
@@ -69,10 +78,15 @@ def to_opencui(button: Mapping[str, Any]) -> dict[str, Any]:
             arguments = _arguments(label, arguments)
         if not isinstance(arguments, Mapping):
             raise OpenCUIError(f"Button {label!r}: the arguments must be an object.")
-        payload = json.dumps({"action": action, "arguments": dict(arguments)}, ensure_ascii=False)
+        target = {"action": action, "arguments": dict(arguments)}
+        if style == "custom":
+            return {"display": label, "clickAction": "custom", "targetAction": target}
+        payload = json.dumps(target, ensure_ascii=False)
         return {"type": "click", "url": "", "display": label, "payload": payload}
     reply = button.get("reply")
     if isinstance(reply, str) and reply.strip():
+        if style == "custom":
+            return {"display": label, "clickAction": "reply", "payload": reply}
         return {"type": "reply", "display": label, "payload": reply}
     raise OpenCUIError(f"Button {label!r} needs an action or a reply.")
 
@@ -91,6 +105,8 @@ def from_opencui(client_action: Any) -> dict[str, Any]:
         payload = ""
     if not isinstance(payload, str):
         raise OpenCUIError(f"Button {label!r}: the payload must be text, got {quote(payload)}.")
+    if "clickAction" in client_action:
+        return _click_action(label, client_action["clickAction"], client_action, payload)
     if kind == "reply":
         reply = payload if payload.strip() else label
         return {"label": label, "action": None, "arguments": None, "reply": reply}
@@ -155,6 +171,33 @@ def to_opencui_message(
         "description": description,
         "insideActions": [to_opencui(button) for button in buttons],
     }
+
+
+def _click_action(
+    label: str, click: Any, client_action: Mapping[str, Any], payload: str
+) -> dict[str, Any]:
+    """A button described by its `clickAction`."""
+    if click == "custom":
+        target = client_action.get("targetAction")
+        if not isinstance(target, Mapping):
+            raise OpenCUIError(f"Button {label!r}: a custom click needs a 'targetAction' object.")
+        rest = {key: value for key, value in target.items() if key != "action"}
+        if set(rest) == {"arguments"}:  # {"action": ..., "arguments": {...}}
+            rest = rest["arguments"]
+        return _action_button(
+            label, json.dumps({"action": target.get("action"), "arguments": rest})
+        )
+    if click == "reply":
+        reply = payload if payload.strip() else label
+        return {"label": label, "action": None, "arguments": None, "reply": reply}
+    if click == "url":
+        raise OpenCUIError(
+            f"Button {label!r} opens a URL: a button here runs an action or sends a reply. Put "
+            "the link in the answer's text, or register an action that opens it."
+        )
+    raise OpenCUIError(
+        f"Button {label!r} has the unknown clickAction {quote(click)}; expected custom or reply."
+    )
 
 
 def _action_button(label: str, payload: str) -> dict[str, Any]:

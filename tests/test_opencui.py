@@ -234,3 +234,53 @@ def test_buttons_become_a_rich_card_that_reads_back_the_same() -> None:
     assert [(b["label"], b["action"], b["arguments"], b["reply"]) for b in shown] == [
         (b["label"], b["action"], b["arguments"], b["reply"]) for b in (ACTION_BUTTON, REPLY_BUTTON)
     ]
+
+
+# -- the clickAction shape ------------------------------------------------------------------
+def test_a_custom_click_action_targets_the_action_and_round_trips() -> None:
+    written = to_opencui(ACTION_BUTTON, style="custom")
+    assert written == {
+        "display": "Add a square",
+        "clickAction": "custom",
+        "targetAction": {"action": "create_shape", "arguments": {"kind": "square", "size": 5}},
+    }
+    assert from_opencui(written) == from_opencui(to_opencui(ACTION_BUTTON))
+    reply = to_opencui(REPLY_BUTTON, style="custom")
+    assert reply == {"display": "Thanks", "clickAction": "reply", "payload": REPLY_BUTTON["reply"]}
+    assert from_opencui(reply)["reply"] == REPLY_BUTTON["reply"]
+
+
+def test_a_custom_click_action_may_carry_the_arguments_beside_the_action() -> None:
+    raw = from_opencui(
+        {
+            "display": "Add a square",
+            "clickAction": "custom",
+            "targetAction": {"action": "create_shape", "kind": "square", "size": 5},
+        }
+    )
+    assert raw["action"] == "create_shape"
+    assert json.loads(raw["arguments"]) == {"kind": "square", "size": 5}
+    shown, refused = check_buttons({"buttons": [raw]}, ACTIONS)
+    assert refused == [] and shown[0]["arguments"] == {"kind": "square", "size": 5}
+
+
+@pytest.mark.parametrize(
+    ("client_action", "why"),
+    [
+        ({"display": "Go", "clickAction": "url", "url": "https://x.test"}, "opens a URL"),
+        ({"display": "Go", "clickAction": "custom"}, "targetAction"),
+        ({"display": "Go", "clickAction": "custom", "targetAction": {"kind": "x"}}, "no action"),
+        ({"display": "Go", "clickAction": "dial"}, "unknown clickAction"),
+    ],
+)
+def test_click_actions_that_cannot_be_buttons_are_refused(client_action: Any, why: str) -> None:
+    with pytest.raises(OpenCUIError, match=why):
+        from_opencui(client_action)
+
+
+def test_a_forged_custom_click_is_refused_by_check_buttons() -> None:
+    raw = from_opencui(
+        {"display": "Sneak", "clickAction": "custom", "targetAction": {"action": "hidden"}}
+    )
+    shown, refused = check_buttons({"buttons": [raw]}, ACTIONS)
+    assert shown == [] and "unknown action" in refused[0]["why"]
