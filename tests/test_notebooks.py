@@ -10,11 +10,36 @@ from nbclient import NotebookClient
 NOTEBOOKS = pathlib.Path(__file__).parent.parent / "notebooks"
 
 
-def run_notebook(name: str, extra: list[str]) -> nbformat.NotebookNode:
+def run_notebook(
+    name: str, extra: list[str], folder: pathlib.Path | None = None
+) -> nbformat.NotebookNode:
+    """Run a notebook top to bottom, then the `extra` cells; in `folder` (the files it writes
+    go there), else in the current directory."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nb.cells.extend(nbformat.v4.new_code_cell(source) for source in extra)
-    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    resources = {"metadata": {"path": str(folder)}} if folder else {}
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources=resources).execute()
     return nb
+
+
+def test_every_notebook_runs_in_these_tests() -> None:
+    """A notebook added to notebooks/ must be run here (so in CI) too."""
+    here = pathlib.Path(__file__).read_text()
+    untested = [p.name for p in NOTEBOOKS.glob("*.ipynb") if f'"{p.name}"' not in here]
+    assert untested == []
+
+
+def test_testing_your_copilot_passes_in_the_notebook_and_as_a_pytest_file(
+    tmp_path: pathlib.Path,
+) -> None:
+    nb = run_notebook("05_testing_your_copilot.ipynb", [], folder=tmp_path)
+    out = "".join(outputs_text(cell) for cell in nb.cells)
+    assert "1 passed: the action ran, and the model saw its result" in out
+    assert "2 passed: a task needs a title | Invalid arguments: title: Field required" in out
+    assert "server_error" in out
+    assert "3 passed: rejected, then approved" in out
+    assert "4 passed" in out, out[-2000:]  # the pytest file, in a process of its own
+    assert (tmp_path / "test_todo_copilot.py").exists() and (tmp_path / "todo_app.py").exists()
 
 
 def outputs_text(cell: nbformat.NotebookNode) -> str:
