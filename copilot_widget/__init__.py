@@ -14,6 +14,7 @@ from ._actions import Action
 from ._context import Readable
 from ._errors import CopilotError, InvalidOptionsError, ProviderError, RunInProgressError
 from ._output import CopilotOutput
+from ._pages import PageStack, PageType
 from ._run import Run
 from ._widget import Copilot
 
@@ -23,6 +24,8 @@ __all__ = [
     "CopilotError",
     "CopilotOutput",
     "InvalidOptionsError",
+    "PageStack",
+    "PageType",
     "ProviderError",
     "Readable",
     "Run",

@@ -40,11 +40,15 @@ class Readable:
         return f"## {self.description}\n{text}"
 
 
-def system_prompt(instructions: str, readables: Sequence[Readable]) -> str:
+def system_prompt(instructions: str, readables: Sequence[Readable], pages: str = "") -> str:
+    """The system prompt: ours, the app's instructions, then the app's state (its readables,
+    and `pages`, the rendered page stack, when the user has pages open)."""
     parts = [SYSTEM_PROMPT]
     if instructions:
         parts.append(instructions)
-    if readables:
+    if readables or pages:
         parts.append("# Current state of the notebook app")
         parts.extend(readable.render() for readable in readables)
+        if pages:
+            parts.append(pages)
     return "\n\n".join(parts)

@@ -28,6 +28,8 @@ EventType = Literal[
     "messages.changed",
     # Beyond copilotjs: the user rated an answer (an app collects it).
     "message.feedback",
+    # Beyond copilotjs: the user moved in the notebook app (OpenCUI's page stack).
+    "pages.changed",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 Callback = Callable[[dict[str, Any]], Any]

@@ -41,6 +41,7 @@ from ._message_api import MessageAPI
 from ._messages import MAX_TEXT_CHARS, Message, ToolCall, new_id, new_message
 from ._options import CopilotOptions, check_height, check_options, check_str
 from ._output import CopilotOutput
+from ._pages import PageStack
 from ._run import Run
 from ._run_events import (
     ActionFailed,
@@ -166,6 +167,8 @@ class Copilot(
         self._events = Events(self._report_callback_error)
         self._actions: dict[str, Action] = {}
         self._readables: list[Readable] = []
+        self._pages = PageStack()
+        self._pages_off = self._pages.on_change(self._pages_changed)
         self._run: Run | None = None
         self._undo = UndoTracker(self._report_error, self._flag)
         self._threads = Threads(
@@ -195,6 +198,40 @@ class Copilot(
         handle = Readable(self._readables, description, value)
         self._readables.append(handle)
         return handle
+
+    @property
+    def pages(self) -> PageStack:
+        """Where the user is in the notebook app (OpenCUI's page stack), given to the model
+        before every step: declare the page types with `pages.declare(cls)`, then `push`,
+        `replace` and `pop` pages as the user navigates. An app that keeps its own state
+        assigns `PageStack.from_getter(...)` instead. Every change emits `pages.changed`."""
+        return self._pages
+
+    @pages.setter
+    def pages(self, stack: PageStack) -> None:
+        if not isinstance(stack, PageStack):
+            raise InvalidOptionsError(
+                f"pages must be a PageStack (PageStack() or PageStack.from_getter(...)), got "
+                f"{type(stack).__name__}."
+            )
+        old = self._pages.snapshot(max_chars=None)
+        self._pages_off()
+        self._pages = stack
+        self._pages_off = stack.on_change(self._pages_changed)
+        self._pages_changed(old, stack.snapshot(max_chars=None))
+
+    def _pages_changed(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        # The app navigates from any thread (a widget's callback, a cell): the event is
+        # delivered on the engine's loop, like every other.
+        data = {"old_pages": old["pages"], "new_pages": new["pages"]}
+        self._home.post(self._events.emit, "pages.changed", data)
+
+    def _context(self) -> str:
+        """The system prompt of the next step: instructions, readables, and the pages."""
+        pages = self._pages.snapshot()
+        return system_prompt(
+            self.instructions, self._readables, self._pages.render() if pages["pages"] else ""
+        )
 
     def output(self, initial: Any = None) -> CopilotOutput:
         """An output area for the notebook that actions update with `out.update(obj)` (any
@@ -353,7 +390,7 @@ class Copilot(
             thread_id=self.thread["id"],
             actions=lambda: self._actions,
             history=lambda: list(self.messages),
-            system_prompt=lambda: system_prompt(self.instructions, self._readables),
+            system_prompt=self._context,
             emit=self._on_run_event,
             user_call=user_call,
         )

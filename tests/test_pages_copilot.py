@@ -1,0 +1,119 @@
+"""The page stack in the copilot: the model reads where the user is before every step, and
+every move in the app emits `pages.changed`."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import pytest
+
+from copilot_widget import InvalidOptionsError, PageStack
+from copilot_widget._pages import HEADING
+from copilot_widget.testing import call, text, tool_calls
+
+from waiting import wait_until
+
+
+@dataclasses.dataclass
+class Orders:
+    """The list of orders, filtered."""
+
+    status: str = "all"
+
+
+@dataclasses.dataclass
+class Order:
+    """One order's detail page."""
+
+    order_id: int
+    note: str = ""
+
+
+def system_text(request: dict[str, Any]) -> str:
+    return str(request["messages"][0]["content"])
+
+
+def test_the_model_reads_the_pages_before_every_step(scripted: Any) -> None:
+    """Navigating the app changes what the model receives, from one step to the next."""
+    copilot, server = scripted(
+        [tool_calls(call("open_order", {"order_id": 7})), text("Order 7 is open.")]
+    )
+    copilot.pages.declare(Orders, name="orders")
+    copilot.pages.declare(Order, name="order")
+    copilot.pages.push("orders", {"status": "unpaid"})
+
+    @copilot.action
+    def open_order(order_id: int) -> str:
+        """Open an order's detail page."""
+        copilot.pages.push("order", {"order_id": order_id})
+        return "opened"
+
+    copilot.send("Open the latest unpaid order")
+    first, second = (system_text(r) for r in server.requests)
+    assert HEADING in first and '"status": "unpaid"' in first and '"order_id"' not in first
+    # The action moved the user: the next step sees the order on top of the list.
+    assert '"type": "order"' in second and '"order_id": 7' in second
+    assert second.index('"type": "orders"') < second.index('"type": "order",')
+    assert '"required": ["order_id"]' in second  # what the page captures, as a JSON schema
+
+
+def test_without_pages_the_prompt_has_no_pages_block(scripted: Any) -> None:
+    copilot, server = scripted([text("Hi.")])
+    copilot.pages.declare(Order, name="order")  # declared, but no page open
+    copilot.send("hi")
+    assert HEADING not in system_text(server.requests[0])
+
+
+def test_every_move_emits_pages_changed_also_from_other_threads(scripted: Any) -> None:
+    copilot, _ = scripted([])
+    seen: list[dict[str, Any]] = []
+    copilot.on("pages.changed", lambda event: seen.append(event["data"]))
+    copilot.pages.declare(Orders, name="orders")
+    copilot.pages.declare(Order, name="order")
+    copilot.pages.push("orders")
+    mover = threading.Thread(target=copilot.pages.push, args=("order", {"order_id": 3}))
+    mover.start()
+    mover.join()
+    copilot.pages.pop()
+    wait_until(lambda: len(seen) == 3, message="three pages.changed events")
+    assert [[p["type"] for p in e["new_pages"]] for e in seen] == [
+        ["orders"],
+        ["orders", "order"],
+        ["orders"],
+    ]
+    assert seen[1]["old_pages"] == seen[0]["new_pages"]
+    assert seen[1]["new_pages"][1]["value"] == {"order_id": 3}
+
+
+def test_an_app_that_keeps_its_own_state_gives_a_getter(scripted: Any) -> None:
+    copilot, server = scripted([text("one"), text("two")])
+    where = {"order": 5}
+    seen: list[dict[str, Any]] = []
+    copilot.on("pages.changed", lambda event: seen.append(event["data"]))
+    copilot.pages = PageStack.from_getter(
+        lambda: [("Orders", {}), ("Order", {"order_id": where["order"]})], types=[Orders, Order]
+    )
+    wait_until(lambda: len(seen) == 1, message="the event for the new stack")
+    assert [p["type"] for p in seen[0]["new_pages"]] == ["Orders", "Order"]
+    copilot.send("first")
+    where["order"] = 9  # read fresh before every step
+    copilot.send("second")
+    assert '"order_id": 5' in system_text(server.requests[0])
+    assert '"order_id": 9' in system_text(server.requests[1])
+    with pytest.raises(InvalidOptionsError, match="PageStack"):
+        copilot.pages = [("orders", {})]  # type: ignore[assignment]
+
+
+def test_a_large_page_is_cut_to_the_bound_and_says_so(scripted: Any) -> None:
+    copilot, server = scripted([text("ok")])
+    copilot.pages.declare(Orders, name="orders")
+    copilot.pages.declare(Order, name="order")
+    copilot.pages.push("orders")
+    copilot.pages.push("order", {"order_id": 1, "note": "x" * 50_000})
+    copilot.send("what is on screen?")
+    prompt = system_text(server.requests[0])
+    block = prompt[prompt.index(HEADING) :]
+    assert len(block) < 10_000 and "cut short" in block  # the top page stays, cut
+    assert 'order_id\\": 1' in block and "xxxx" in block
