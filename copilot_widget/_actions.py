@@ -25,6 +25,7 @@ ACTION_OPTIONS = (
     "timeout",
     "render",
     "vision",
+    "page",
 )
 #: `render(arguments, result, status)`: what a call shows at each status (CopilotKit's render).
 Render = Callable[[dict[str, Any], Any, str], Any]
@@ -54,6 +55,7 @@ class Action:
         timeout: float | None = None,
         render: Render | Literal[False] | None = None,
         vision: bool | None = None,
+        page: str | None = None,
     ) -> None:
         if not callable(handler):
             raise InvalidOptionsError(f"An action needs a callable, got {handler!r}.")
@@ -98,6 +100,10 @@ class Action:
                 f"Action {name!r}: vision must be True, False or None (follow the copilot), "
                 f"got {vision!r}."
             )
+        if page is not None and not (isinstance(page, str) and page.strip()):
+            raise InvalidOptionsError(
+                f"Action {name!r}: page must be the name of a page type, got {page!r}."
+            )
         if description is not None and not isinstance(description, str):
             raise InvalidOptionsError(f"Action {name!r}: description must be a string.")
         implied_frontend = paired_action is not None or available == "frontend"
@@ -117,6 +123,10 @@ class Action:
         #: Whether the model sees the images a call shows (None: as the copilot says).
         self.vision = vision
         self.timeout = float(timeout) if timeout is not None else None
+        #: The page type this action acts on (see _navigation.py); None: any page.
+        self.page = page
+        #: For the action offered with the way to its page: the navigation it runs first.
+        self.navigation: Action | None = None
         self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
             getattr(handler, "__call__", None)  # noqa: B004 - callable objects with async __call__
         )
@@ -190,6 +200,8 @@ class ActionAPI:
         _actions: dict[str, Action]
         action_specs: list[dict[str, Any]]
 
+        def _check_page(self, action: Action) -> None: ...  # NavigationAPI
+
     @overload
     def action(self, fn: Callable[..., Any], /) -> Callable[..., Any]: ...
     @overload
@@ -204,8 +216,8 @@ class ActionAPI:
         available ("enabled", "disabled", "frontend"), paired_action, kind ("backend",
         "frontend"), confirm, timeout (seconds), render (a function of arguments, result and
         status whose value the chat shows for a call, or False for the compact card), vision
-        (whether the model sees the images a call shows; None follows the copilot). Returns
-        the function unchanged.
+        (whether the model sees the images a call shows; None follows the copilot), page (the
+        page type it acts on: see `navigation`). Returns the function unchanged.
         """
         unknown = set(options) - set(ACTION_OPTIONS)
         if unknown:
@@ -221,6 +233,7 @@ class ActionAPI:
                     f"An action named {action.name!r} is already registered; "
                     f"remove it first with remove_action({action.name!r}) or pick another name."
                 )
+            self._check_page(action)
             action._on_change = self._sync_actions
             self._actions[action.name] = action
             self._sync_actions()

@@ -110,6 +110,8 @@ class ToolCalls:
         #: The run's trace (no spans unless the app set up OpenTelemetry).
         self.trace: RunTrace | None = None
         self._spans: dict[str, Span] = {}  # the span of each call being run, by call id
+        #: The actions offered in the current step (None: no step, e.g. a call the user made).
+        self._offered: Mapping[str, Action] | None = None
 
     def vision(self, call: ToolCall) -> bool:
         """Whether the model sees the images of `call`'s display."""
@@ -119,8 +121,10 @@ class ToolCalls:
         return self._settings.vision
 
     def definitions(self) -> list[dict[str, Any]]:
-        """The tools offered to the model for the next step."""
-        tools = [action.tool() for action in self._actions().values() if action.offered]
+        """The tools offered to the model for the next step. The step's calls are checked
+        against these very actions, even if the user moves to another page meanwhile."""
+        self._offered = self._actions()
+        tools = [action.tool() for action in self._offered.values() if action.offered]
         if self._settings.action_buttons and tools:
             tools.append(buttons.TOOL)
         return tools
@@ -140,6 +144,7 @@ class ToolCalls:
                 self._spans.pop(call["id"], None)
                 if self.trace is not None:  # a cancelled call ends its span as cancelled
                     self.trace.tool_done(span, call)
+        self._offered = None  # the next step offers what it finds then
 
     def _start_span(self, call: ToolCall) -> Span:
         if self.trace is None:
@@ -150,7 +155,7 @@ class ToolCalls:
         return span
 
     async def _run_one(self, call: ToolCall, *, clicked: bool, approved: bool) -> None:
-        actions = self._actions()
+        actions = self._offered if self._offered is not None and not clicked else self._actions()
         if call["name"] == buttons.TOOL_NAME and self._settings.action_buttons:
             self._offer_buttons(call, actions)
             return

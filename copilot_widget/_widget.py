@@ -39,6 +39,7 @@ from ._loop import Home, running_loop
 from ._marimo import follow_in_marimo
 from ._message_api import MessageAPI
 from ._messages import MAX_TEXT_CHARS, Message, ToolCall, new_id, new_message
+from ._navigation import NavigationAPI
 from ._options import CopilotOptions, check_height, check_options, check_str
 from ._output import CopilotOutput
 from ._pages import PageStack
@@ -90,6 +91,7 @@ def _bundle(name: str, missing: str) -> str | pathlib.Path:
 
 class Copilot(
     ActionAPI,
+    NavigationAPI,
     ApprovalAPI,
     ButtonAPI,
     MessageAPI,
@@ -167,6 +169,8 @@ class Copilot(
         self._events = Events(self._report_callback_error)
         self._actions: dict[str, Action] = {}
         self._readables: list[Readable] = []
+        self._navigations: dict[str, Action] = {}
+        self._ways: dict[tuple[Action, Action, str], Action] = {}  # see _navigation.py
         self._pages = PageStack()
         self._pages_off = self._pages.on_change(self._pages_changed)
         self._run: Run | None = None
@@ -388,7 +392,7 @@ class Copilot(
             self._client,
             settings,
             thread_id=self.thread["id"],
-            actions=lambda: self._actions,
+            actions=self._offered_actions,
             history=lambda: list(self.messages),
             system_prompt=self._context,
             emit=self._on_run_event,

@@ -117,3 +117,129 @@ def test_a_large_page_is_cut_to_the_bound_and_says_so(scripted: Any) -> None:
     block = prompt[prompt.index(HEADING) :]
     assert len(block) < 10_000 and "cut short" in block  # the top page stays, cut
     assert 'order_id\\": 1' in block and "xxxx" in block
+
+
+# -- actions that know their page ------------------------------------------------------------
+class Shop:
+    """A two-page app: the list of orders, and an order's page."""
+
+    def __init__(self, copilot: Any) -> None:
+        self.status = {7: "unpaid", 8: "unpaid"}
+        self.calls: list[str] = []
+        copilot.pages.declare(Orders, name="orders")
+        copilot.pages.declare(Order, name="order")
+        copilot.pages.push("orders")
+
+        def open_order(order_id: int) -> str:
+            """Open an order's page.
+
+            Args:
+                order_id: The order to open.
+            """
+            self.calls.append(f"open {order_id}")
+            copilot.pages.push("order", {"order_id": order_id})
+            return "opened"
+
+        def set_status(status: str) -> str:
+            """Set the status of the order on screen.
+
+            Args:
+                status: The new status.
+            """
+            order_id = copilot.pages.top.value["order_id"]
+            self.calls.append(f"set {order_id} {status}")
+            self.status[order_id] = status
+            return f"order {order_id} is {status}"
+
+        self.open_order, self.set_status = open_order, set_status
+
+
+def tools_of(request: dict[str, Any]) -> dict[str, Any]:
+    return {t["function"]["name"]: t["function"] for t in request.get("tools", [])}
+
+
+def test_off_its_page_an_action_is_offered_with_the_way_there_and_runs_both(
+    scripted: Any,
+) -> None:
+    copilot, server = scripted(
+        [
+            tool_calls(call("set_status", {"order_id": 7, "status": "shipped"})),
+            tool_calls(call("set_status", {"status": "paid"})),
+            text("Done."),
+        ]
+    )
+    shop = Shop(copilot)
+    copilot.navigation("order", shop.open_order)
+    copilot.action(shop.set_status, page="order")
+    copilot.send("Ship order 7, then mark it paid")
+    first, second = (tools_of(r)["set_status"] for r in server.requests[:2])
+    # From the list: the way to the order's page and the action, in one call.
+    assert sorted(first["parameters"]["properties"]) == ["order_id", "status"]
+    assert "takes the user there" in first["description"]
+    # On the order's page: the action as it is.
+    assert sorted(second["parameters"]["properties"]) == ["status"]
+    assert shop.calls == ["open 7", "set 7 shipped", "set 7 paid"]
+    assert shop.status[7] == "paid"
+    assert [c["status"] for m in copilot.messages for c in m["tool_calls"]] == ["completed"] * 2
+
+
+def test_one_approval_covers_the_way_there_and_the_action(scripted: Any) -> None:
+    copilot, _ = scripted(
+        [tool_calls(call("set_status", {"order_id": 8, "status": "cancelled"})), text("Ok.")]
+    )
+    shop = Shop(copilot)
+    copilot.navigation("order", shop.open_order)
+    copilot.action(shop.set_status, page="order", confirm=True)
+    run = copilot.send("Cancel order 8")
+    assert run.status == "requires_action"
+    (pending,) = copilot.pending_approvals
+    assert pending["action"] == "set_status"
+    assert pending["arguments"] == {"order_id": 8, "status": "cancelled"}
+    assert shop.calls == []  # nothing moved before the approval, not even the page
+    copilot.approve(pending["tool_call_id"])
+    assert run.status == "completed"
+    assert shop.calls == ["open 8", "set 8 cancelled"]
+
+
+def test_an_action_whose_page_cannot_be_reached_is_not_offered(scripted: Any) -> None:
+    copilot, server = scripted(
+        [tool_calls(call("set_status", {"status": "paid"})), text("I cannot do that here.")]
+    )
+    shop = Shop(copilot)
+    copilot.action(shop.set_status, page="order")  # no navigation to the order's page
+
+    @copilot.action
+    def count_orders() -> int:
+        """How many orders there are."""
+        return len(shop.status)
+
+    copilot.send("Mark it paid")
+    assert list(tools_of(server.requests[0])) == ["count_orders"]
+    result = server.requests[1]["messages"][-1]["content"]
+    assert "Unknown action 'set_status'" in result
+    assert shop.calls == []
+    copilot.pages.push("order", {"order_id": 7})  # now the page is open: offered
+    assert "set_status" in copilot._offered_actions()
+
+
+def test_a_navigation_and_an_action_on_its_page_may_not_share_a_parameter(
+    scripted: Any,
+) -> None:
+    copilot, _ = scripted([])
+    shop = Shop(copilot)
+    copilot.navigation("order", shop.open_order)
+
+    def reopen(order_id: int) -> None:
+        """Open the order again."""
+
+    with pytest.raises(InvalidOptionsError, match="order_id"):
+        copilot.action(reopen, page="order")
+    other, _ = scripted([])
+    Shop(other)
+    other.action(reopen, page="order")
+    with pytest.raises(InvalidOptionsError, match="order_id"):
+        other.navigation("order", shop.open_order)
+    with pytest.raises(InvalidOptionsError, match="declare it first"):
+        other.navigation("invoice", shop.open_order)
+    with pytest.raises(InvalidOptionsError, match="page must be"):
+        other.action(reopen, name="bad", page="")
