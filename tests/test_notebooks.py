@@ -29,6 +29,34 @@ def test_every_notebook_runs_in_these_tests() -> None:
     assert untested == []
 
 
+def test_app_navigation_answers_about_the_page_and_takes_the_user_there() -> None:
+    nb = run_notebook(
+        "04_app_navigation.ipynb",
+        [
+            "open_order(3)\n"
+            "reply = await copilot.send('What is wrong with this order?')\n"
+            "print('answer', reply['content'][0]['text']['value'])\n"
+            "open_list()\n"
+            "run = copilot.send('Set the latest unpaid order to shipped')\n"
+            "await run.settled()\n"
+            "(pending,) = copilot.pending_approvals\n"
+            "print('pending', pending['action'], sorted(pending['arguments'].items()))\n"
+            "print('before', ORDERS[4]['status'], [p.type.name for p in copilot.pages.pages])\n"
+            "copilot.approve(pending['tool_call_id'])\n"
+            "await run\n"
+            "print('after', ORDERS[4]['status'], [p.type.name for p in copilot.pages.pages],\n"
+            "      copilot.pages.top.value['order_id'])",
+        ],
+    )
+    out = outputs_text(nb.cells[-1])
+    # The model read the page the user is on.
+    assert "answer Order 3 has no shipping address" in out, out
+    # From the list, one plan: open the order's form, then set the status; one approval.
+    assert "pending set_status [('order_id', 4), ('status', 'shipped')]" in out, out
+    assert "before unpaid ['orders']" in out, out  # nothing moved before the approval
+    assert "after shipped ['orders', 'order'] 4" in out, out
+
+
 def test_testing_your_copilot_passes_in_the_notebook_and_as_a_pytest_file(
     tmp_path: pathlib.Path,
 ) -> None:
