@@ -57,6 +57,9 @@ class ToolCall(TypedDict):
     outputs: list[str]  # ids of the copilot outputs its handler (or paired action) changed
     approval: NotRequired[ApprovalDecision | None]  # set once the user decided
     duration_ms: NotRequired[int | None]  # how long its action ran
+    #: The action as it was offered, when that differs from the registered one (an action
+    #: offered with the way to its page): what its approval card describes.
+    spec: NotRequired[dict[str, Any] | None]
 
 
 class TextContent(TypedDict):

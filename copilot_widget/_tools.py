@@ -179,6 +179,8 @@ class ToolCalls:
         if callable(action.render):
             self._rendered[call["id"]] = (action, arguments)
             self._set(call, display=self._display(call, "pending"))
+        if action.navigation is not None:  # offered with the way to its page: say so
+            call["spec"] = action.spec()
         if action.confirm and not approved:
             decided = await self._ask_approval(call, action, arguments)
             if decided is None:

@@ -121,6 +121,28 @@ describe("approval card", () => {
     expect(all(el, "approval-card")).toHaveLength(0);
   });
 
+  it("describes the action as it was offered: with the way to its page", async () => {
+    const offered: ActionSpec = {
+      ...DELETE_ROWS,
+      description:
+        "Delete rows from a table.\n\nThe 'table' page this acts on is not open: calling this first takes the user there.",
+      parameters: {
+        type: "object",
+        properties: {
+          table_id: { type: "integer", description: "The table to open." },
+          table: { type: "string", description: "The table to delete from." },
+        },
+        required: ["table_id", "table"],
+        additionalProperties: false,
+      },
+    };
+    const { el } = await waiting(waitingCall({ spec: offered }));
+    expect(get(el, "approval-description").textContent).toContain("first takes the user there");
+    expect(get(el, "approval-card").querySelector(".cw-approval-parameters")?.textContent).toContain(
+      "table_id integer: The table to open.",
+    );
+  });
+
   it("works without an action spec (shows the name and arguments)", async () => {
     const { el, model } = await waiting(waitingCall(), []);
     expect(get(el, "approval-action").textContent).toBe("delete_rows");

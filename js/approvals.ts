@@ -105,7 +105,7 @@ export class ApprovalCard {
     this.#host = host;
     this.toolCallId = call.id;
     const id = `cw-approval-${++counter}`;
-    const spec = host.spec(call.name);
+    const spec = call.spec ?? host.spec(call.name); // as offered (with the way to its page)
     const description = spec?.description?.trim() ?? "";
 
     this.argumentsInput = h("textarea", {

@@ -42,6 +42,9 @@ export interface ToolCall {
   duration_ms?: number | null;
   /** How the user decided a `confirm=True` call; null or missing: not decided (or none asked). */
   approval?: ApprovalDecision | null;
+  /** The action as it was offered, when that differs from the registered one (an action
+   * offered with the way to its page): what its approval card describes. */
+  spec?: ActionSpec | null;
 }
 
 export interface ApprovalDecision {

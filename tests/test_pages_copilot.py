@@ -199,6 +199,10 @@ def test_one_approval_covers_the_way_there_and_the_action(scripted: Any) -> None
     copilot.approve(pending["tool_call_id"])
     assert run.status == "completed"
     assert shop.calls == ["open 8", "set 8 cancelled"]
+    # The card described the plan that ran, not the action alone.
+    spec = copilot.messages[1]["tool_calls"][0]["spec"]
+    assert sorted(spec["parameters"]["properties"]) == ["order_id", "status"]
+    assert "takes the user there" in spec["description"]
 
 
 def test_an_action_whose_page_cannot_be_reached_is_not_offered(scripted: Any) -> None:
