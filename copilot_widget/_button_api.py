@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
+from ._buttons import check_buttons
 from ._errors import InvalidOptionsError, quote
-from ._messages import Message
+from ._messages import Message, new_message, text_of
+from ._opencui import buttons_from_message, to_opencui_message
 
 if TYPE_CHECKING:
     from ._actions import Action
@@ -29,6 +31,11 @@ class ButtonAPI:
         _threads: Threads
         messages: list[Message]
         action_buttons: bool
+        thread: Any
+
+        def _offered_actions(self) -> dict[str, Action]: ...
+        def _check_no_run(self, what: str) -> None: ...
+        def _commit(self, message: Message) -> None: ...
 
         def _settle(self, run: Run) -> Run: ...
         def _send_text(self, text: str) -> Run: ...
@@ -64,14 +71,52 @@ class ButtonAPI:
             )
         if not button["action"]:
             return self._send_text(button["reply"])
-        # A button is the model's proposal: it may only run what the model may call now.
-        action = self._actions.get(button["action"])
+        # A button is the model's proposal: it may only run what the model may call now, from
+        # where the user is now (an action off its page comes with the way there).
+        action = self._offered_actions().get(button["action"])
         if action is None or not action.offered:
             raise InvalidOptionsError(
                 f"The button {quote(button['label'])} runs {button['action']!r}, which is not "
                 "available any more."
             )
         return self._start_user_call(action, dict(button["arguments"] or {}), approved=False)
+
+    # -- OpenCUI's universal messages -----------------------------------------------------
+    def show_buttons(self, message: dict[str, Any]) -> Message:
+        """Show an OpenCUI universal message (a `rich`, `listText` or `listRich` card) as an
+        answer with buttons, as an OpenCUI-style backend would. Its buttons are checked like
+        the model's: each runs an action the model may call now, with valid arguments, or
+        sends a reply; the others are left out, and logged. Returns the answer."""
+        return self._home.call(self._show_buttons, message)
+
+    def _show_buttons(self, message: dict[str, Any]) -> Message:
+        if not self.action_buttons:
+            raise InvalidOptionsError("Buttons need Copilot(action_buttons=True).")
+        self._check_no_run("show buttons")
+        raw, refused = buttons_from_message(message)
+        shown, also_refused = check_buttons({"buttons": raw}, self._offered_actions())
+        for item in [*refused, *also_refused]:
+            logger.warning("A button was left out: %s (%s)", item["label"], item["why"])
+        parts = [message.get(key) for key in ("title", "description")]
+        text = "\n\n".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+        answer = new_message("assistant", self.thread["id"], None, text, status="completed")
+        answer["buttons"] = shown
+        self._commit(answer)
+        return answer
+
+    def buttons_as_opencui(self, message_id: str | None = None) -> dict[str, Any]:
+        """The buttons of an answer (the last one with buttons, by default) as an OpenCUI
+        `rich` card whose description is the answer's text."""
+        with_buttons = [m for m in self.messages if m.get("buttons")]
+        if message_id is not None:
+            with_buttons = [m for m in with_buttons if m["id"] == message_id]
+        if not with_buttons:
+            raise InvalidOptionsError(
+                "No answer with buttons in this thread"
+                + (f" has the id {quote(message_id)}." if message_id is not None else ".")
+            )
+        answer = with_buttons[-1]
+        return to_opencui_message(answer["buttons"], description=text_of(answer))
 
     def _buttons_to_the_answer(self, run_id: str) -> None:
         """Buttons are offered in a tool step, before the answer that presents them: they move

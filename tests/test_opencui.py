@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from copilot_widget import InvalidOptionsError
 from copilot_widget._actions import Action
 from copilot_widget._buttons import ActionButton, check_buttons
 from copilot_widget._opencui import (
@@ -16,6 +17,7 @@ from copilot_widget._opencui import (
     to_opencui,
     to_opencui_message,
 )
+from copilot_widget.testing import text
 
 
 def create_shape(kind: str, size: int) -> int:
@@ -284,3 +286,51 @@ def test_a_forged_custom_click_is_refused_by_check_buttons() -> None:
     )
     shown, refused = check_buttons({"buttons": [raw]}, ACTIONS)
     assert shown == [] and "unknown action" in refused[0]["why"]
+
+
+# -- in the copilot -------------------------------------------------------------------------
+def test_an_opencui_message_shows_as_an_answer_whose_checked_buttons_run(scripted: Any) -> None:
+    copilot, _ = scripted([text("Added.")], action_buttons=True)
+    made: list[tuple[str, int]] = []
+
+    @copilot.action
+    def create_shape(kind: str, size: int) -> str:
+        """Add a shape to the canvas."""
+        made.append((kind, size))
+        return f"a {kind}"
+
+    answer = copilot.show_buttons(
+        {
+            "type": "rich",
+            "title": "Next steps",
+            "description": "Pick one.",
+            "insideActions": [
+                to_opencui(ACTION_BUTTON),
+                {"display": "Small circle", "clickAction": "custom",
+                 "targetAction": {"action": "create_shape", "kind": "circle", "size": 1}},
+                {"type": "click", "display": "Sneak", "url": "",
+                 "payload": json.dumps({"action": "hidden", "arguments": {}})},
+                {"type": "click", "display": "Docs", "url": "https://example.com"},
+            ],
+            "floatActions": [to_opencui(REPLY_BUTTON)],
+        }
+    )  # fmt: skip
+    assert copilot.messages[-1]["id"] == answer["id"]
+    assert answer["content"][0]["text"]["value"] == "Next steps\n\nPick one."
+    labels = [b["label"] for b in answer["buttons"]]
+    assert labels == ["Add a square", "Small circle", "Thanks"]  # forged and URL left out
+    circle = answer["buttons"][1]
+    copilot.click_button(answer["id"], circle["id"])
+    assert made == [("circle", 1)]
+    # And back: the answer's buttons as an OpenCUI card.
+    card = copilot.buttons_as_opencui(answer["id"])
+    assert card["type"] == "rich" and card["description"] == "Next steps\n\nPick one."
+    assert [from_opencui(a)["label"] for a in card["insideActions"]] == labels
+
+
+def test_showing_buttons_needs_action_buttons_on(scripted: Any) -> None:
+    copilot, _ = scripted([])
+    with pytest.raises(InvalidOptionsError, match="action_buttons=True"):
+        copilot.show_buttons({"type": "rich", "insideActions": []})
+    with pytest.raises(InvalidOptionsError, match="No answer with buttons"):
+        copilot.buttons_as_opencui()
