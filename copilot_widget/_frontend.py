@@ -44,6 +44,7 @@ HANDLERS: dict[str, Handler] = {
     "edit_message": lambda c, r: c.edit_message(r["message_id"], r["text"]),
     "feedback": lambda c, r: c.feedback(r["message_id"], r["rating"] or None, r.get("comment")),
     "load_messages": lambda c, r: c._load_messages(r["before"]),
+    "get_context": lambda c, r: {"context": c.context()},
     "get_message": lambda c, r: {"message": c.messages[c._index_of(r["message_id"])]},
     "new_thread": lambda c, r: c.new_thread(),
     "select_thread": lambda c, r: c.select_thread(r["thread_id"]),

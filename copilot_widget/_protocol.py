@@ -132,6 +132,14 @@ class GetMessageRequest(TypedDict):
     message_id: str
 
 
+class GetContextRequest(TypedDict):
+    """What the model is given before the next step (the system prompt); the reply's `result`
+    is `{"context": ...}`."""
+
+    kind: Literal["get_context"]
+    request_id: NotRequired[str]
+
+
 class NewThreadRequest(TypedDict):
     kind: Literal["new_thread"]
     request_id: NotRequired[str]
@@ -191,6 +199,7 @@ Request = (
     | FeedbackRequest
     | LoadMessagesRequest
     | GetMessageRequest
+    | GetContextRequest
     | NewThreadRequest
     | SelectThreadRequest
     | RenameThreadRequest
@@ -231,7 +240,9 @@ class Reply(TypedDict):
 
 
 #: The request kinds whose reply carries the handler's return value as `result`.
-ANSWERED = frozenset({"export_thread", "search_threads", "load_messages", "get_message"})
+ANSWERED = frozenset(
+    {"export_thread", "search_threads", "load_messages", "get_message", "get_context"}
+)
 
 #: The latest messages of a thread that a view gets at once; earlier ones on request.
 RECENT = 300

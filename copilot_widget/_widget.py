@@ -230,6 +230,12 @@ class Copilot(
         data = {"old_pages": old["pages"], "new_pages": new["pages"]}
         self._home.post(self._events.emit, "pages.changed", data)
 
+    def context(self) -> str:
+        """What the model is given before its next step: the system prompt, with the app's
+        instructions, its readables and the pages the user has open, read now. The chat's
+        Context button shows the same."""
+        return self._home.call(self._context)
+
     def _context(self) -> str:
         """The system prompt of the next step: instructions, readables, and the pages."""
         pages = self._pages.snapshot()

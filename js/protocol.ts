@@ -111,6 +111,13 @@ export interface GetMessageRequest {
   message_id: string;
 }
 
+/** What the model is given before the next step (the system prompt); the reply's `result` is
+ * `{ context: string }`. */
+export interface GetContextRequest {
+  kind: "get_context";
+  request_id: string;
+}
+
 export interface NewThreadRequest {
   kind: "new_thread";
   request_id: string;
@@ -168,6 +175,7 @@ export type Request =
   | FeedbackRequest
   | LoadMessagesRequest
   | GetMessageRequest
+  | GetContextRequest
   | NewThreadRequest
   | SelectThreadRequest
   | RenameThreadRequest

@@ -1,6 +1,7 @@
 // copilot-widget's front end: anywidget's { initialize, render }.
 import type { AnyModel, AnyWidget, Initialize, Render } from "@anywidget/types";
 import { Composer } from "./composer";
+import { ContextView } from "./context-view";
 import type { WidgetManager } from "./display";
 import { connectDraftStore, type DraftStore } from "./draft";
 import { ChatHeight, HeightMemory, learnModelId } from "./layout";
@@ -144,6 +145,9 @@ function renderView(
   // The thread's tokens and cost, before the conversation buttons.
   const usage = new ThreadUsage(root);
   header.actions.before(usage.el);
+  const context = new ContextView(request);
+  header.actions.prepend(context.button);
+  header.el.after(context.panel);
   el.replaceChildren(root);
   const height = new ChatHeight(root, heights);
   height.setOption(model.get("height") ?? "");

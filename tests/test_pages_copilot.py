@@ -247,3 +247,19 @@ def test_a_navigation_and_an_action_on_its_page_may_not_share_a_parameter(
         other.navigation("invoice", shop.open_order)
     with pytest.raises(InvalidOptionsError, match="page must be"):
         other.action(reopen, name="bad", page="")
+
+
+def test_what_the_copilot_sees_is_the_context_of_its_next_step(scripted: Any) -> None:
+    copilot, server = scripted([text("ok")], instructions="Be brief.")
+    copilot.readable("Cart", lambda: {"items": 2})
+    copilot.pages.declare(Order, name="order")
+    copilot.pages.push("order", {"order_id": 4})
+    seen = copilot.context()
+    assert "Be brief." in seen and '"items": 2' in seen and '"order_id": 4' in seen
+    # The chat's Context button asks the kernel for the same text.
+    replies: list[dict[str, Any]] = []
+    copilot._to_front_end = replies.append  # type: ignore[method-assign]
+    copilot._on_front_end_message(None, {"kind": "get_context", "request_id": "r1"}, [])
+    assert replies[-1]["ok"] and replies[-1]["result"] == {"context": seen}
+    copilot.send("hi")
+    assert system_text(server.requests[0]) == seen

@@ -45,6 +45,13 @@ def test_the_copilot_sees_the_page_and_takes_the_user_where_the_action_is(
     with opened(page, app, jupyter, tmp_path):
         button("Open #3").click()
         expect(page.get_by_text("Order #3: Alan")).to_be_visible()
+        # What the copilot sees, on request: the page the user is on.
+        page.get_by_test_id("context-button").click()
+        seen = page.get_by_test_id("context-text")
+        expect(seen).to_contain_text("Pages the user has open")
+        expect(seen).to_contain_text('"order_id": 3')
+        page.get_by_test_id("context-close").click()
+        expect(page.get_by_test_id("context-panel")).to_be_hidden()
         ask(page, "What is wrong with this order?")
         # The model answered from the page it was given: the order on screen.
         expect(page.locator(ANSWERS).last).to_contain_text(
