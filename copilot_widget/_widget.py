@@ -289,7 +289,14 @@ class Copilot(
         return self._settle(self._home.call(self._run_action, name, arguments))
 
     def _run_action(self, name: str, arguments: dict[str, Any]) -> Run:
-        action = self._actions.get(name)
+        # From where the user is: an action off its page comes with the way there.
+        action = self._offered_actions().get(name)
+        registered = self._actions.get(name)
+        if action is None and registered is not None and registered.page is not None:
+            raise InvalidOptionsError(
+                f"Action {name!r} acts on the page {registered.page!r}, which is not open, and "
+                "no navigation leads there (copilot.navigation)."
+            )
         if action is None or action.available == "disabled":
             raise InvalidOptionsError(
                 f"No enabled action named {quote(name)}; registered: {', '.join(self._actions)}."

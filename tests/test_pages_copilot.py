@@ -263,3 +263,16 @@ def test_what_the_copilot_sees_is_the_context_of_its_next_step(scripted: Any) ->
     assert replies[-1]["ok"] and replies[-1]["result"] == {"context": seen}
     copilot.send("hi")
     assert system_text(server.requests[0]) == seen
+
+
+def test_an_action_the_app_runs_off_its_page_takes_the_way_there(scripted: Any) -> None:
+    copilot, _ = scripted([])
+    shop = Shop(copilot)
+    copilot.action(shop.set_status, page="order")
+    with pytest.raises(InvalidOptionsError, match="no navigation leads there"):
+        copilot.run_action("set_status", status="paid")
+    copilot.navigation("order", shop.open_order)
+    run = copilot.run_action("set_status", order_id=8, status="paid")
+    assert run.status == "completed"
+    assert shop.calls == ["open 8", "set 8 paid"]
+    assert copilot.pages.top is not None and copilot.pages.top.value == {"order_id": 8}
