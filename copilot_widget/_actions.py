@@ -125,8 +125,10 @@ class Action:
         self.timeout = float(timeout) if timeout is not None else None
         #: The page type this action acts on (see _navigation.py); None: any page.
         self.page = page
-        #: For the action offered with the way to its page: the navigation it runs first.
+        #: For the action offered with the way to its page: the navigation it runs first, and
+        #: the registered action it then runs.
         self.navigation: Action | None = None
+        self.original: Action | None = None
         self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
             getattr(handler, "__call__", None)  # noqa: B004 - callable objects with async __call__
         )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ._buttons import check_buttons
 from ._errors import InvalidOptionsError, quote
 from ._messages import Message, new_message, text_of
-from ._opencui import buttons_from_message, to_opencui_message
+from ._opencui import ACTION_LISTS, buttons_from_message, to_opencui_message
 
 if TYPE_CHECKING:
     from ._actions import Action
@@ -93,6 +93,12 @@ class ButtonAPI:
         if not self.action_buttons:
             raise InvalidOptionsError("Buttons need Copilot(action_buttons=True).")
         self._check_no_run("show buttons")
+        if not isinstance(message, dict) or message.get("type") not in ACTION_LISTS:
+            kind = message.get("type") if isinstance(message, dict) else type(message).__name__
+            raise InvalidOptionsError(
+                "show_buttons() needs an OpenCUI message: a dict whose type is one of "
+                f"{', '.join(ACTION_LISTS)}, got {quote(kind)}."
+            )
         raw, refused = buttons_from_message(message)
         shown, also_refused = check_buttons({"buttons": raw}, self._offered_actions())
         for item in [*refused, *also_refused]:

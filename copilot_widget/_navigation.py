@@ -11,7 +11,7 @@ not share a name), so the model fills both in one call.
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,9 @@ from ._errors import InvalidOptionsError
 from ._options import check_str
 from ._pages import PageStack, where
 from ._schema import _build
+from ._tools import invoke
+
+logger = logging.getLogger("copilot_widget")
 
 
 def check_names(navigation: Action, action: Action) -> None:
@@ -45,8 +48,8 @@ def offered_actions(
     offered: dict[str, Action] = {}
     for name, action in actions.items():
         page = action.page
-        if page is None or where(snapshot, page) is not None:
-            offered[name] = action
+        if page is None or not action.offered or where(snapshot, page) is not None:
+            offered[name] = action  # (a frontend or disabled one: as registered)
         elif page in navigations:
             navigation = navigations[page]
             key = (action, navigation, action.available)
@@ -63,8 +66,9 @@ def _way_there(action: Action, navigation: Action) -> Action:
     first = set(navigation.schema.model.model_fields)
 
     async def navigate_then_act(**arguments: Any) -> Any:
-        await _call(navigation, {k: v for k, v in arguments.items() if k in first})
-        return await _call(action, {k: v for k, v in arguments.items() if k not in first})
+        # Each where it belongs, as a call of its own would run (a sync one in its thread).
+        await invoke(navigation, (), {k: v for k, v in arguments.items() if k in first})
+        return await invoke(action, (), {k: v for k, v in arguments.items() if k not in first})
 
     description = (
         f"{action.description}\n\nThe {action.page!r} page this acts on is not open: calling "
@@ -95,15 +99,8 @@ def _way_there(action: Action, navigation: Action) -> Action:
     way.schema = schema  # with the defaults that apply when the model sends null
     way.page = action.page
     way.navigation = navigation
+    way.original = action
     return way
-
-
-async def _call(action: Action, arguments: dict[str, Any]) -> Any:
-    if action.is_async:
-        return await action.handler(**arguments)
-    # In a worker thread, as every sync action (the context, and with it the output an
-    # update is recorded on, goes along).
-    return await asyncio.to_thread(action.handler, **arguments)
 
 
 class NavigationAPI:
@@ -143,11 +140,23 @@ class NavigationAPI:
         return register if fn is None else register(fn)
 
     def _check_page(self, action: Action) -> None:
-        navigation = self._navigations.get(action.page or "")
+        if action.page is None:
+            return
+        if action.page not in self.pages.types:  # a typo would hide the action for good
+            logger.warning(
+                "Action %r acts on the page type %r, which is not declared (yet): it is offered "
+                "only once a page of that type is open. Declared: %s.",
+                action.name,
+                action.page,
+                ", ".join(self.pages.types) or "none",
+            )
+        navigation = self._navigations.get(action.page)
         if navigation is not None:
             check_names(navigation, action)
 
     def _offered_actions(self) -> dict[str, Action]:
         """The actions from where the user is now (read before every step)."""
+        if all(action.page is None for action in self._actions.values()):
+            return dict(self._actions)  # nothing depends on the pages: no need to read them
         snapshot = self.pages.snapshot(max_chars=None)
         return offered_actions(self._actions, snapshot, self._navigations, self._ways)

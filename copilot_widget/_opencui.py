@@ -184,9 +184,13 @@ def _click_action(
         rest = {key: value for key, value in target.items() if key != "action"}
         if set(rest) == {"arguments"}:  # {"action": ..., "arguments": {...}}
             rest = rest["arguments"]
-        return _action_button(
-            label, json.dumps({"action": target.get("action"), "arguments": rest})
-        )
+        try:
+            payload = json.dumps({"action": target.get("action"), "arguments": rest})
+        except (TypeError, ValueError) as exc:  # a value that is not JSON data
+            raise OpenCUIError(
+                f"Button {label!r}: the targetAction is not JSON data ({exc})."
+            ) from None
+        return _action_button(label, payload)
     if click == "reply":
         reply = payload if payload.strip() else label
         return {"label": label, "action": None, "arguments": None, "reply": reply}

@@ -231,6 +231,7 @@ class Run:
 
     async def _step(self) -> Message:
         # The context and the action list are read fresh before every step.
+        tools = self._tools.definitions()  # first: the history's calls are read against them
         request = [
             {"role": "system", "content": self._system_prompt()},
             *history(self._history(), self._tools.vision),
@@ -243,7 +244,7 @@ class Run:
         started = time.monotonic()
         span = self._trace.chat(request)
         try:
-            first_token = await self._stream(message, request, self._tools.definitions())
+            first_token = await self._stream(message, request, tools)
         except CopilotError as error:
             span.fail(error.type, str(error))
             raise

@@ -115,7 +115,7 @@ class ToolCalls:
 
     def vision(self, call: ToolCall) -> bool:
         """Whether the model sees the images of `call`'s display."""
-        action = self._actions().get(call["name"])
+        action = (self._offered or self._actions()).get(call["name"])
         if action is not None and action.vision is not None:
             return action.vision
         return self._settings.vision
@@ -186,6 +186,8 @@ class ToolCalls:
             if decided is None:
                 return
             arguments = decided
+        if not clicked and not self._still_offered(call, action):
+            return
             if call["id"] in self._rendered:
                 self._rendered[call["id"]] = (action, arguments)
         self._set(call, status="running", display=self._display(call, "running"))
@@ -315,8 +317,27 @@ class ToolCalls:
         )
         return None
 
+    def _still_offered(self, call: ToolCall, action: Action) -> bool:
+        """The step offered `action`; it runs only if the kernel offers it now too: not
+        removed or disabled meanwhile (an approval can take a while), and its page still open,
+        or the way there still part of it."""
+        now = self._actions().get(call["name"])
+        if (
+            now is not None
+            and now.offered
+            and (now.original or now) is (action.original or action)
+            and (action.navigation is not None or now.navigation is None)
+        ):
+            return True
+        why = "it was removed or disabled meanwhile"
+        if action.page is not None and action.navigation is None:
+            why += f", or the {action.page!r} page it acts on is no longer open"
+        self._fail(call, f"Action {call['name']!r} was not run: {why}.", "unknown_action")
+        return False
+
     async def _call_paired(self, backend: Action, call: ToolCall, value: Any) -> None:
-        for action in list(self._actions().values()):
+        for offered in list(self._actions().values()):
+            action = offered.original or offered  # paired actions run as registered
             if action.paired_action != backend.name or action.available == "disabled":
                 continue
             args, kwargs = action.paired_arguments(value)

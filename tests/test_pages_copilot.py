@@ -276,3 +276,69 @@ def test_an_action_the_app_runs_off_its_page_takes_the_way_there(scripted: Any) 
     assert run.status == "completed"
     assert shop.calls == ["open 8", "set 8 paid"]
     assert copilot.pages.top is not None and copilot.pages.top.value == {"order_id": 8}
+
+
+# -- the kernel decides when a call runs, not when it was offered ----------------------------
+def test_an_action_removed_while_an_approval_waits_does_not_run(scripted: Any) -> None:
+    copilot, _ = scripted([tool_calls(call("ask_first", {}), call("drop_all", {})), text("Ok.")])
+    ran: list[str] = []
+
+    @copilot.action(confirm=True)
+    def ask_first() -> str:
+        """Asks before it runs."""
+        ran.append("ask_first")
+        return "asked"
+
+    @copilot.action
+    def drop_all() -> str:
+        """Drops everything."""
+        ran.append("drop_all")
+        return "dropped"
+
+    run = copilot.send("go")
+    assert run.status == "requires_action"
+    copilot.remove_action("drop_all")  # while the user thinks
+    copilot.approve(copilot.pending_approvals[0]["tool_call_id"])
+    assert ran == ["ask_first"]
+    dropped = copilot.messages[1]["tool_calls"][1]
+    assert dropped["status"] == "failed" and "removed or disabled" in dropped["error"]
+
+
+def test_a_page_closed_while_its_approval_waits_stops_the_action(scripted: Any) -> None:
+    copilot, _ = scripted([tool_calls(call("set_status", {"status": "paid"})), text("Ok.")])
+    shop = Shop(copilot)
+    copilot.action(shop.set_status, page="order", confirm=True)
+    copilot.pages.push("order", {"order_id": 7})
+    run = copilot.send("Mark it paid")
+    assert run.status == "requires_action"
+    copilot.pages.pop()  # the user went back to the list
+    copilot.approve(copilot.pending_approvals[0]["tool_call_id"])
+    assert shop.calls == [] and shop.status[7] == "unpaid"
+    error = copilot.messages[1]["tool_calls"][0]["error"]
+    assert "'order' page it acts on is no longer open" in error
+
+
+def test_a_paired_frontend_action_runs_as_registered_off_its_page(scripted: Any) -> None:
+    copilot, _ = scripted(
+        [tool_calls(call("set_status", {"order_id": 7, "status": "shipped"})), text("Ok.")]
+    )
+    shop = Shop(copilot)
+    shown: list[str] = []
+    copilot.navigation("order", shop.open_order)
+    copilot.action(shop.set_status, page="order")
+
+    @copilot.action(paired_action="set_status", available="frontend", page="order")
+    def show_status(result: str) -> None:
+        shown.append(result)
+
+    copilot.send("Ship order 7")
+    assert shop.calls == ["open 7", "set 7 shipped"]
+    assert shown == ["order 7 is shipped"]
+
+
+def test_show_buttons_refuses_what_is_not_an_opencui_message(scripted: Any) -> None:
+    copilot, _ = scripted([], action_buttons=True)
+    for bad in (["not", "a", "message"], {"type": "carousel"}):
+        with pytest.raises(InvalidOptionsError, match="needs an OpenCUI message"):
+            copilot.show_buttons(bad)  # type: ignore[arg-type]
+    assert copilot.messages == []
