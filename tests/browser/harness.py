@@ -22,6 +22,8 @@ from collections.abc import Iterator
 import nbformat
 from playwright.sync_api import Locator, Page, expect
 
+from servers import voila_server
+
 ROOT = pathlib.Path(__file__).parent.parent.parent
 # Screenshots and other files the tests leave behind (git-ignored).
 RESULTS = ROOT / "test-results"
@@ -203,6 +205,15 @@ def watch_for_errors(page: Page) -> None:
 
 def errors_seen(page: Page) -> list[str]:
     return page.evaluate("() => window.copilotErrors ?? []")
+
+
+@contextlib.contextmanager
+def in_voila(page: Page, notebook: pathlib.Path) -> Iterator[None]:
+    """`notebook` served as an app by Voilà, open in `page` with its chat ready."""
+    with voila_server(notebook) as url:
+        page.goto(url)
+        expect(page.get_by_test_id("composer-input")).to_be_enabled(timeout=60_000)
+        yield
 
 
 def ask(page: Page, prompt: str) -> None:

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from .harness import ROOT, Jupyter, ask, open_and_run
-from servers import voila_server
+from .harness import ROOT, Jupyter, ask, in_voila, open_and_run
 
 pytestmark = pytest.mark.browser
 
@@ -29,9 +28,7 @@ def opened(page: Page, app: str, jupyter: Jupyter, tmp_path: pathlib.Path) -> It
         return
     notebook = tmp_path / "orders-app.ipynb"
     shutil.copy(ROOT / "notebooks" / "04_app_navigation.ipynb", notebook)
-    with voila_server(notebook) as url:
-        page.goto(url)
-        expect(page.get_by_test_id("composer-input")).to_be_enabled(timeout=60_000)
+    with in_voila(page, notebook):
         yield
 
 

@@ -11,8 +11,7 @@ import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 
-from .harness import Jupyter, open_and_run
-from servers import voila_server
+from .harness import Jupyter, in_voila, open_and_run
 
 pytestmark = pytest.mark.browser
 
@@ -71,9 +70,7 @@ def opened(page: Page, app: str, jupyter: Jupyter, tmp_path: pathlib.Path) -> It
     )
     document.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(document, notebook)
-    with voila_server(notebook) as url:
-        page.goto(url)
-        expect(page.get_by_test_id("composer-input")).to_be_enabled(timeout=60_000)
+    with in_voila(page, notebook):
         yield
 
 
