@@ -186,10 +186,10 @@ class ToolCalls:
             if decided is None:
                 return
             arguments = decided
-        if not clicked and not self._still_offered(call, action):
-            return
             if call["id"] in self._rendered:
                 self._rendered[call["id"]] = (action, arguments)
+        if not clicked and not self._still_offered(call, action):
+            return
         self._set(call, status="running", display=self._display(call, "running"))
         started = time.monotonic()
         try:

@@ -277,6 +277,28 @@ def test_render_is_called_at_each_status_and_replaces_the_display(
     assert display["data"]["text/html"] == "<p>completed</p>"  # not the table
 
 
+def test_render_shows_the_arguments_the_user_approved_after_editing(scripted: Any) -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+    copilot, _ = scripted(one_call("sales", {"region": "north"}))
+
+    @copilot.action(
+        confirm=True,
+        render=lambda arguments, result, status: seen.append((status, arguments)) or Card(status),
+    )
+    def sales(region: str) -> str:
+        """Sales of a region."""
+        return f"sales of {region}"
+
+    copilot.send("go")
+    copilot.approve(copilot.pending_approvals[0]["tool_call_id"], {"region": "south"})
+    assert seen == [
+        ("pending", {"region": "north"}),
+        ("requires_action", {"region": "north"}),
+        ("running", {"region": "south"}),  # what runs is what the user approved
+        ("completed", {"region": "south"}),
+    ]
+
+
 def test_render_shows_a_rejected_call_as_rejected(scripted: Any) -> None:
     seen: list[str] = []
     copilot, _ = scripted(one_call("sales"))
