@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import openai
 
 from ._client import check_stream_response
-from ._errors import CopilotError, InternalError, ProviderError, invalid_reply, provider_error
+from ._errors import CopilotError, InternalError, ProviderError, provider_error
 from ._messages import (
     IncompleteReason,
     Message,
@@ -41,6 +42,7 @@ from ._run_events import (
     RunSettings,
     StatusChanged,
 )
+from ._stream import Chunk, ToolCallDelta, read_chunks
 from ._telemetry import RunTrace, assistant_output, capture_content
 from ._tools import ToolCalls, UserCall
 from ._usage import Totals, totals, usage_of
@@ -288,59 +290,35 @@ class Run:
         self, message: Message, request: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> float | None:
         """Stream one reply into `message`; returns when its first token came (monotonic)."""
-        calls: dict[int, ToolCall] = {}
-        finish_reason: str | None = None
+        calls: dict[int | None, ToolCall] = {}
         first_token: float | None = None
+        self._response = (None, None, None)  # set by the finish chunk (for traces)
         try:
-            stream = await self._client.chat.completions.create(
+            async with self._client.chat.completions.with_streaming_response.create(
                 model=self._settings.model,
                 messages=cast(Any, request),
                 stream=True,
                 # The last chunk then reports the tokens used (the answer's usage footer).
                 stream_options={"include_usage": True},
                 **cast(Any, {"tools": tools} if tools else {}),
-            )
+            ) as response:
+                check_stream_response(response.http_response, self._settings.base_url)
+                turn = time.monotonic()
+                async with contextlib.aclosing(read_chunks(response)) as chunks:
+                    async for chunk in chunks:
+                        if time.monotonic() - turn > YIELD_INTERVAL:
+                            await asyncio.sleep(0)  # a turn for the cells and requests waiting
+                            turn = time.monotonic()
+                        if self._read_chunk(message, calls, chunk) and first_token is None:
+                            first_token = time.monotonic()
+                        self._schedule_flush()
+        except (asyncio.CancelledError, CopilotError):
+            raise
         except Exception as exc:
             raise self._provider_error(exc) from exc
-        async with stream:
-            check_stream_response(stream.response, self._settings.base_url)
-            self._response = (None, None, None)  # set by the finish chunk (for traces)
-            try:
-                turn = time.monotonic()
-                async for chunk in stream:
-                    if time.monotonic() - turn > YIELD_INTERVAL:
-                        await asyncio.sleep(0)  # a turn for the cells and requests waiting
-                        turn = time.monotonic()
-                    if chunk.usage is not None:  # servers that ignore stream_options send none
-                        message["usage"] = usage_of(
-                            chunk.usage, self._settings.prices, self._settings.model, chunk.model
-                        )
-                    if not chunk.choices:
-                        continue
-                    choice = chunk.choices[0]
-                    delta = choice.delta
-                    if first_token is None and (delta.content or delta.tool_calls):
-                        first_token = time.monotonic()
-                    if delta.content is not None:
-                        if not isinstance(delta.content, str):
-                            raise invalid_reply(
-                                f"a chunk's content is {type(delta.content).__name__}, not text"
-                            )
-                        self._text.append(delta.content)
-                        self._pending_text.append(delta.content)
-                    for part in delta.tool_calls or ():
-                        self._add_call_delta(message, calls, part)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-                        self._response = (chunk.model, chunk.id, finish_reason)
-                    self._schedule_flush()
-            except (asyncio.CancelledError, CopilotError):
-                raise
-            except Exception as exc:
-                raise self._provider_error(exc) from exc
         self._flush()
         message["content"][0]["text"]["value"] = "".join(self._text)
-        if finish_reason is None:
+        if self._response[2] is None:
             raise ProviderError(
                 "The provider's stream ended before the reply was complete.",
                 "server_error",
@@ -351,11 +329,40 @@ class Run:
     def _provider_error(self, exc: Exception) -> ProviderError:
         return provider_error(exc, secrets=self._settings.secrets, model=self._settings.model)
 
-    def _add_call_delta(self, message: Message, calls: dict[int, ToolCall], part: Any) -> None:
-        call = calls.get(part.index)
+    def _read_chunk(
+        self, message: Message, calls: dict[int | None, ToolCall], chunk: Chunk
+    ) -> bool:
+        """Add a chunk to the draft; whether it carried a token (text or a tool call's part)."""
+        report = chunk.get("usage")
+        if report:  # servers that ignore stream_options send none
+            message["usage"] = usage_of(
+                report, self._settings.prices, self._settings.model, chunk.get("model")
+            )
+        choices = chunk.get("choices")
+        if not choices:
+            return False
+        choice = choices[0]
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if content is not None:
+            self._text.append(content)
+            self._pending_text.append(content)
+        parts = delta.get("tool_calls") or ()
+        for part in parts:
+            self._add_call_delta(message, calls, part)
+        finish_reason = choice.get("finish_reason")
+        if finish_reason:
+            self._response = (chunk.get("model"), chunk.get("id"), finish_reason)
+        return bool(content or parts)
+
+    def _add_call_delta(
+        self, message: Message, calls: dict[int | None, ToolCall], part: ToolCallDelta
+    ) -> None:
+        index, id = part.get("index"), part.get("id")
+        call = calls.get(index)
         if call is None:
-            call = calls[part.index] = {
-                "id": part.id or new_id("call"),
+            call = calls[index] = {
+                "id": id or new_id("call"),
                 "name": "",
                 "arguments": "",
                 "status": "pending",
@@ -365,17 +372,18 @@ class Run:
                 "outputs": [],
             }
             message["tool_calls"].append(call)
-        elif part.id:
-            call["id"] = part.id
+        elif id:
+            call["id"] = id
         # The front end addresses calls by their position in the message.
         out: dict[str, Any] = {"index": message["tool_calls"].index(call)}
-        if part.id:
-            out["id"] = part.id
-        function = part.function
-        if function is not None and function.name:
-            call["name"] += function.name
+        if id:
+            out["id"] = id
+        function = part.get("function") or {}
+        name = function.get("name")
+        if name:
+            call["name"] += name
             out["name"] = call["name"]
-        arguments = (function.arguments if function is not None else None) or ""
+        arguments = function.get("arguments") or ""
         call["arguments"] += arguments
         out["arguments"] = arguments
         self._pending_calls.append(out)

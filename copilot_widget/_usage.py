@@ -54,16 +54,18 @@ def check_prices(prices: Any) -> None:
                 )
 
 
-def usage_of(report: Any, prices: Prices | None, *models: str | None) -> Usage:
-    """A step's usage from the provider's report (an openai `CompletionUsage`), priced with the
-    first of `models` (the requested one, then the one that answered) the table knows."""
-    details_in = getattr(report, "prompt_tokens_details", None)
-    details_out = getattr(report, "completion_tokens_details", None)
+def usage_of(report: Mapping[str, Any], prices: Prices | None, *models: str | None) -> Usage:
+    """A step's usage from the provider's report (a chunk's `usage`, as JSON), priced with the
+    first of `models` (the requested one, then the one that answered) the table knows.
+    Providers differ in what they report: a count that is missing or not a number is 0, or
+    unknown for the optional ones."""
+    details_in = _details(report.get("prompt_tokens_details"))
+    details_out = _details(report.get("completion_tokens_details"))
     usage: Usage = {
-        "input_tokens": int(getattr(report, "prompt_tokens", 0) or 0),
-        "output_tokens": int(getattr(report, "completion_tokens", 0) or 0),
-        "cached_tokens": _count(getattr(details_in, "cached_tokens", None)),
-        "reasoning_tokens": _count(getattr(details_out, "reasoning_tokens", None)),
+        "input_tokens": _count(report.get("prompt_tokens")) or 0,
+        "output_tokens": _count(report.get("completion_tokens")) or 0,
+        "cached_tokens": _count(details_in.get("cached_tokens")),
+        "reasoning_tokens": _count(details_out.get("reasoning_tokens")),
         "cost": None,
     }
     price = next((prices[m] for m in models if prices and m and m in prices), None)
@@ -77,6 +79,10 @@ def usage_of(report: Any, prices: Prices | None, *models: str | None) -> Usage:
         ) / 1_000_000
         usage["cost"] = round(cost, 8)
     return usage
+
+
+def _details(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _count(value: Any) -> int | None:

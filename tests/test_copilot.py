@@ -248,9 +248,10 @@ async def test_a_reply_read_from_full_buffers_still_gives_the_loop_turns(scripte
     assert copilot.messages[1]["content"][0]["text"]["value"].endswith("w19999 ")
     # The stream holds the loop 5 ms at a time: only the request's start, the finished
     # message's commit, and the machine's other work now and then make the other task wait
-    # longer. Without turns, every buffer read held it ~50 ms: nearly the whole stream.
+    # longer. When the client's own stream parsed the chunks without turns, every buffer read
+    # held it ~50 ms: nearly the whole stream.
     long_waits = [gap for gap in gaps if gap > 0.02]
-    assert took > 0.5 and sum(long_waits) < 0.25 * took, (took, long_waits)
+    assert took > 0.1 and sum(long_waits) < 0.25 * took, (took, long_waits)
 
 
 async def test_tokens_travel_as_batched_deltas_not_message_resyncs(scripted: Any) -> None:
