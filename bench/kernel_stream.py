@@ -6,7 +6,10 @@ interpreter); all three clients use the same server. Reported, medians of N runs
 - (a) the raw async openai client in a plain Python process: request to last token;
 - (b) the same raw client in a notebook cell (`await` in the cell): request to last token;
 - (c) the copilot in JupyterLab: Enter to the last token on screen;
-- a trivial cell (`1 + 1`) sent straight to the kernel while idle, and during a stream (c);
+- a trivial cell (`1 + 1`) sent straight to the kernel while idle, during the full-speed
+  stream (c) when one falls within it, and during a paced stream: the same reply with a
+  millisecond between tokens (about 1,000 a second, ten times a fast real provider), which
+  lasts long enough for several cells;
 - websocket bytes from the kernel to the page during a stream, against the reply's text.
 
     python bench/kernel_stream.py [--tokens 5000] [--repeats 5]
@@ -42,7 +45,8 @@ from copilot_widget.testing import ScriptedServer, text
 def reply(request):
     # The last token names the prompt, so each run's end is told apart from earlier ones.
     prompt = request["messages"][-1]["content"]
-    return text(*[f"word{i} " for i in range(int(sys.argv[1]) - 1)], f"END-{prompt}")
+    words = [f"word{i} " for i in range(int(sys.argv[1]) - 1)]
+    return text(*words, f"END-{prompt}", delay=0.001 if prompt.startswith("paced") else 0)
 
 with ScriptedServer(reply) as server:
     print(server.base_url, flush=True)
@@ -101,6 +105,10 @@ TRIVIAL = """async () => {
 }"""
 
 
+# Whether the copilot is still streaming (its Stop button shows).
+STREAMING = "() => document.querySelector(\"[data-testid='stop-button']\") !== null"
+
+
 def trivial_cell(page: Page, pause: int = 300) -> float:
     """A trivial cell's round trip (ms), after a pause: the page's kernel connection answers
     calls made back to back some 40 ms later than spaced ones, idle or not."""
@@ -136,9 +144,11 @@ def plain_process(base_url: str, repeats: int) -> list[float]:
     return [float(t) for t in json.loads(done.stdout)]
 
 
-def copilot_stream(page: Page, index: int, frames: list[int]) -> tuple[float, list[float]]:
-    """Enter to the last token on screen (s), and trivial-cell round trips during the stream."""
-    prompt = f"run{index}"
+def copilot_stream(
+    page: Page, prompt: str, frames: list[int], cells: int = 3
+) -> tuple[float, list[float]]:
+    """Enter to the last token on screen (s), and the round trips of trivial cells that
+    started and ended while the stream was still going."""
     page.evaluate(WATCH, f"END-{prompt}")
     frames.clear()
     composer = page.get_by_test_id("composer-input")
@@ -146,9 +156,11 @@ def copilot_stream(page: Page, index: int, frames: list[int]) -> tuple[float, li
     start = page.evaluate("() => Date.now()")
     composer.press("Enter")
     during = []
-    while page.evaluate("() => document.querySelector(\"[data-testid='stop-button']\") !== null"):
-        during.append(trivial_cell(page, pause=100))
-        if len(during) >= 3:
+    while len(during) < cells:
+        took = trivial_cell(page, pause=100)
+        if page.evaluate(STREAMING):
+            during.append(took)
+        else:
             break
     seen = page.evaluate("() => window.lastTokenSeen")
     expect(page.get_by_test_id("send-button")).to_be_visible(timeout=60_000)
@@ -176,20 +188,22 @@ def main(tokens: int, repeats: int) -> None:
 
             page.on("websocket", on_socket)
             open_and_run(page, jupyter.lab_url("bench.ipynb"))
-            in_cell, copilot, idle, during, ws_bytes = [], [], [], [], []
+            in_cell, copilot, idle, during, paced, ws_bytes = [], [], [], [], [], []
             page.evaluate(ASK_KERNEL, "import asyncio; print(await raw_stream('warm'))")
             for i in range(repeats):  # interleaved, so drift affects all alike
                 idle.append(statistics.median(trivial_cell(page) for _ in range(3)))
                 took = page.evaluate(ASK_KERNEL, f"print(await raw_stream('cell{i}'))")
                 in_cell.append(float(took))
-                seconds, trivial = copilot_stream(page, i, frames)
+                seconds, trivial = copilot_stream(page, f"run{i}", frames)
                 copilot.append(seconds)
                 during.extend(trivial)
                 ws_bytes.append(sum(frames))
+                paced.extend(copilot_stream(page, f"paced{i}", frames, cells=10)[1])
             browser.close()
     text_bytes = len("".join(f"word{i} " for i in range(tokens - 1))) + len("END-run0")
     a, b, c = (statistics.median(x) for x in (plain, in_cell, copilot))
     i, d = statistics.median(idle), statistics.median(during) if during else float("nan")
+    p = statistics.median(paced) if paced else float("nan")
     w = statistics.median(ws_bytes)
     print(f"{tokens} tokens, medians of {repeats} runs")
     print(f"  (a) raw client, plain process       : {a * 1e3:7.0f} ms")
@@ -200,7 +214,11 @@ def main(tokens: int, repeats: int) -> None:
     )
     print(
         f"  trivial cell idle / during a stream : {i:7.0f} ms / {d:.0f} ms"
-        f"   ratio {d / i:5.2f}  (goal <= 2)"
+        f"   ratio {d / i:5.2f}  (goal <= 2; {len(during)} cells fell within the streams)"
+    )
+    print(
+        f"  ... during a paced stream           : {i:7.0f} ms / {p:.0f} ms"
+        f"   ratio {p / i:5.2f}  (goal <= 2; {len(paced)} cells, 1,000 tokens/s)"
     )
     print(
         f"  websocket bytes per stream          : {w:7.0f}   text {text_bytes}"
