@@ -25,6 +25,9 @@ import tempfile
 import nbformat
 from playwright.sync_api import Page, expect, sync_playwright
 
+# The repository (for tests.browser.harness), and its tests folder for the modules the
+# harness imports as pytest finds them.
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "tests"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, open_and_run, running_jupyter
 

@@ -21,6 +21,9 @@ import tempfile
 import nbformat
 from playwright.sync_api import sync_playwright
 
+# The repository (for tests.browser.harness), and its tests folder for the modules the
+# harness imports as pytest finds them.
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "tests"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, run_all, running_jupyter
 

@@ -31,6 +31,9 @@ from typing import Any
 import nbformat
 from playwright.sync_api import Page, expect, sync_playwright
 
+# The repository (for tests.browser.harness), and its tests folder for the modules the
+# harness imports as pytest finds them.
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "tests"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
 from browser_stream import ASK_KERNEL, WATCH  # the last token on screen, a cell's output
 
