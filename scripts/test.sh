@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 unset ANYWIDGET_HMR
 
-echo "== ruff"; ruff check copilot_widget tests bench; ruff format --check copilot_widget tests bench
+echo "== ruff"; ruff check copilot_widget copilot_widget_server tests bench; ruff format --check copilot_widget copilot_widget_server tests bench
 echo "== mypy"; mypy
 echo "== biome"; npm run --silent lint
 echo "== tsc"; npm run --silent typecheck

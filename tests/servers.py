@@ -73,6 +73,8 @@ def voila_server(notebook: pathlib.Path) -> Iterator[str]:
     argv = [
         sys.executable, "-m", "voila", str(notebook), "--no-browser",
         f"--port={port}", "--Voila.ip=127.0.0.1",
+        # As README's Voilà recipe says (Voilà on its own loads no server extension).
+        "--Voila.kernel_websocket_connection_class=copilot_widget_server.KernelConnection",
     ]  # fmt: skip
     yield from _serve(argv, notebook, port, _environment(notebook), "voila")
 

@@ -20,6 +20,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).parent.parent
 PACKAGE = ROOT / "copilot_widget"
+SERVER_EXTENSION = ROOT / "copilot_widget_server"
 
 # Run in the fresh environment: a script with no event loop, so `send` runs to completion.
 SCRIPT = '''
@@ -91,6 +92,13 @@ def test_wheel_contains_the_bundle_and_typing_marker(wheel: pathlib.Path) -> Non
         css = archive.read("copilot_widget/static/widget.css")
     assert "copilot_widget/py.typed" in names
     assert "copilot_widget/testing.py" in names
+    # The server extension, and the file that enables it where the wheel is installed.
+    assert "copilot_widget_server/__init__.py" in names
+    config = "etc/jupyter/jupyter_server_config.d/copilot_widget_server.json"
+    (enabling,) = (n for n in names if n.endswith(".data/data/" + config))
+    with zipfile.ZipFile(wheel) as archive:
+        enabled = json.loads(archive.read(enabling))
+    assert enabled == {"ServerApp": {"jpserver_extensions": {"copilot_widget_server": True}}}
     assert len(bundle) > 10_000  # the real bundle, not a placeholder
     assert b"export" in bundle and b"render" in bundle  # an ES module with the widget's entry
     assert len(css) > 1_000
@@ -138,9 +146,9 @@ def _imported_modules() -> tuple[set[str], set[str]]:
         for child in ast.iter_child_nodes(node):
             visit(child, guarded)
 
-    for path in PACKAGE.rglob("*.py"):
+    for path in [*PACKAGE.rglob("*.py"), *SERVER_EXTENSION.rglob("*.py")]:
         visit(ast.parse(path.read_text(encoding="utf-8")), False)
-    ours = set(sys.stdlib_module_names) | {"copilot_widget"}
+    ours = set(sys.stdlib_module_names) | {"copilot_widget", "copilot_widget_server"}
     return required - ours, optional - required - ours
 
 
