@@ -81,8 +81,8 @@ def check_stream_response(response: StreamResponse, base_url: str) -> None:
 
     The openai client accepts any successful response to `create(..., stream=True)`: a web
     page (a wrong `base_url` pointing at a web site or a dashboard) then streams nothing, and
-    the failure would look like a broken connection. Call this on `stream.response` right
-    after `create()`; the caller still closes the stream. A response without a content type
+    the failure would look like a broken connection. Call this on the HTTP response right
+    after the request; the caller still closes it. A response without a content type
     is given the benefit of the doubt.
     """
     if not 200 <= response.status_code < 300:

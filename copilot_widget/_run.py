@@ -61,9 +61,9 @@ RunStatus = Literal[
 DELTA_INTERVAL = 0.03
 #: Seconds between two saves of the streaming draft (what a killed kernel can lose at most).
 SAVE_INTERVAL = 0.5
-#: The longest the stream holds the event loop. The client parses every chunk already in its
-#: read buffer without giving the loop a turn (a fast provider's reply arrives in large reads),
-#: and in a kernel that loop also runs the user's cells and the chat's requests.
+#: The longest the stream holds the event loop. The chunks already in the read buffer are read
+#: without giving the loop a turn (a fast provider's reply arrives in large reads), and in a
+#: kernel that loop also runs the user's cells and the chat's requests.
 YIELD_INTERVAL = 0.005
 
 
