@@ -64,7 +64,7 @@ SAVE_INTERVAL = 0.5
 #: The longest the stream holds the event loop. The chunks already in the read buffer are read
 #: without giving the loop a turn (a fast provider's reply arrives in large reads), and in a
 #: kernel that loop also runs the user's cells and the chat's requests.
-YIELD_INTERVAL = 0.005
+YIELD_INTERVAL = 0.001
 
 
 def ms(seconds: float) -> int:

@@ -246,7 +246,7 @@ async def test_a_reply_read_from_full_buffers_still_gives_the_loop_turns(scripte
     streaming = False
     await asyncio.wrap_future(ticker)
     assert copilot.messages[1]["content"][0]["text"]["value"].endswith("w19999 ")
-    # The stream holds the loop 5 ms at a time: only the request's start, the finished
+    # The stream holds the loop 1 ms at a time: only the request's start, the finished
     # message's commit, and the machine's other work now and then make the other task wait
     # longer. When the client's own stream parsed the chunks without turns, every buffer read
     # held it ~50 ms: nearly the whole stream.
