@@ -290,7 +290,7 @@ class Run:
         self, message: Message, request: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> float | None:
         """Stream one reply into `message`; returns when its first token came (monotonic)."""
-        calls: dict[int | None, ToolCall] = {}
+        calls: dict[int | str | None, ToolCall] = {}
         first_token: float | None = None
         self._response = (None, None, None)  # set by the finish chunk (for traces)
         try:
@@ -330,7 +330,7 @@ class Run:
         return provider_error(exc, secrets=self._settings.secrets, model=self._settings.model)
 
     def _read_chunk(
-        self, message: Message, calls: dict[int | None, ToolCall], chunk: Chunk
+        self, message: Message, calls: dict[int | str | None, ToolCall], chunk: Chunk
     ) -> bool:
         """Add a chunk to the draft; whether it carried a token (text or a tool call's part)."""
         report = chunk.get("usage")
@@ -356,12 +356,17 @@ class Run:
         return bool(content or parts)
 
     def _add_call_delta(
-        self, message: Message, calls: dict[int | None, ToolCall], part: ToolCallDelta
+        self, message: Message, calls: dict[int | str | None, ToolCall], part: ToolCallDelta
     ) -> None:
-        index, id = part.get("index"), part.get("id")
-        call = calls.get(index)
+        key: int | str | None = part.get("index")
+        id = part.get("id")
+        if key is None:
+            # Servers that leave `index` out: a new id starts a call, a part without one adds to
+            # the last call.
+            key = id if id else next(reversed(calls), None)
+        call = calls.get(key)
         if call is None:
-            call = calls[index] = {
+            call = calls[key] = {
                 "id": id or new_id("call"),
                 "name": "",
                 "arguments": "",

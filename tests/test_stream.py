@@ -122,18 +122,30 @@ def test_a_chunk_the_run_cannot_read_fails_it_with_a_clear_reason(
     assert copilot.send("again").status == "completed"
 
 
-def test_tool_calls_without_an_index_are_one_call_each_chunk_adds_to(serve: Any) -> None:
-    """Some OpenAI-compatible servers leave `index` out of a streamed tool call."""
+def test_tool_calls_without_an_index_are_told_apart_by_their_ids(serve: Any) -> None:
+    """Some OpenAI-compatible servers leave `index` out of a streamed tool call: a new id starts
+    a call, and a part without an id adds to the call before it."""
     server = serve(
         [
             stream(
                 "data: " + chunk({"tool_calls": [{"id": "c1", "function": {"name": "add"}}]}),
                 "data: " + chunk({"tool_calls": [{"function": {"arguments": '{"a": 1,'}}]}),
                 "data: " + chunk({"tool_calls": [{"function": {"arguments": ' "b": 2}'}}]}),
+                "data: "
+                + chunk(
+                    {
+                        "tool_calls": [
+                            {"id": "c2", "function": {"name": "add", "arguments": '{"a": 3, '}}
+                        ]
+                    }
+                ),
+                "data: "
+                + chunk({"tool_calls": [{"id": "c2", "function": {"arguments": '"b": 4}'}}]}),
                 "data: " + chunk({}, "tool_calls"),
                 "data: [DONE]",
             ),
-            text("3"),
+            text("3 and 7"),
+            text("Still 3 and 7."),
         ]
     )
     copilot = copilot_for(server)
@@ -143,12 +155,17 @@ def test_tool_calls_without_an_index_are_one_call_each_chunk_adds_to(serve: Any)
         """Add two numbers."""
         return a + b
 
-    run = copilot.send("1 + 2?")
+    run = copilot.send("1 + 2 and 3 + 4?")
     assert run.status == "completed"
-    call = copilot.messages[1]["tool_calls"][0]
-    assert (call["id"], call["name"], call["arguments"], call["result"]) == (
-        "c1",
-        "add",
-        '{"a": 1, "b": 2}',
-        "3",
-    )
+    calls = [
+        (c["id"], c["name"], c["arguments"], c["result"]) for c in copilot.messages[1]["tool_calls"]
+    ]
+    assert calls == [
+        ("c1", "add", '{"a": 1, "b": 2}', "3"),
+        ("c2", "add", '{"a": 3, "b": 4}', "7"),
+    ]
+    # Asked again, in the same thread: the history carries both calls and their results.
+    assert copilot.send("again").status == "completed"
+    sent = server.requests[-1]["messages"]
+    assert [c["id"] for c in sent[2]["tool_calls"]] == ["c1", "c2"]
+    assert [m["tool_call_id"] for m in sent if m["role"] == "tool"] == ["c1", "c2"]

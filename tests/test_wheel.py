@@ -50,8 +50,16 @@ with ScriptedServer(script) as server:
     requests = server.requests
     unused = len(server.unused)
 
+# The server extension ships in the same wheel; outside a Jupyter server it says what it is for.
+import copilot_widget_server
+try:
+    copilot_widget_server.KernelConnection
+    server_extension = "loaded"
+except AttributeError as exc:
+    server_extension = str(exc)
+
 installed = set()
-for name in ("jupyterlab", "notebook", "ipykernel"):
+for name in ("jupyterlab", "notebook", "ipykernel", "jupyter_server"):
     try:
         importlib.metadata.distribution(name)
         installed.add(name)
@@ -67,6 +75,7 @@ print(json.dumps({
     "tool_results": [m["content"] for m in requests[-1]["messages"] if m["role"] == "tool"],
     "unused_replies": unused,
     "jupyter_installed": sorted(installed),
+    "server_extension": server_extension,
 }))
 '''
 
@@ -277,3 +286,5 @@ def test_wheel_works_in_a_fresh_venv_without_jupyter(
     assert result["tool_results"] == ["5"]  # and its result went back to the model
     assert result["answer"] == result["last_message"] == "The sum is 5."
     assert result["unused_replies"] == 0
+    assert "is for a Jupyter server or Voilà" in result["server_extension"]
+    assert "jupyter_server is not installed" in result["server_extension"]
